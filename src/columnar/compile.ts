@@ -1,0 +1,449 @@
+/**
+ * Compiles a column plan into a decoder: JavaScript source specialised to the writer schema,
+ * turned into a function once per schema (cached) and bound to fresh column builders per
+ * reader. The generated loop reads rows × fields straight from the block bytes into the
+ * builders' typed arrays: no object per row, no BigInt per long, no JS string per string,
+ * no dispatch on type names per value.
+ *
+ * Why generated code rather than a tree of closures: the per-row loop over ~30 fields is the
+ * hot path, and a closure per field makes every call site megamorphic; the generated body
+ * inlines the one-byte varint case and the short-string copy. `bench/decode.bench.ts` is
+ * where that choice is measured. Every generated line comes from the small emitters below;
+ * `compileSchema(...).source` shows the result for a schema.
+ *
+ * Safety: every length is checked against the bytes left in the block before it is used;
+ * a varint or index that runs past the block reads `undefined`, which fails the fast-path
+ * test and lands in a checked helper. Collection counts are checked against the bytes left
+ * (given the fewest bytes an item takes) and a limit before anything is reserved.
+ */
+import { AvroFormatError, HeaplakeError } from '../errors.js';
+import { INCOMPLETE, MALFORMED, longToNumber, readIntInto, readLongInto, type LongSlot } from '../avro/varint.js';
+import { minBytes, type ColumnPlan, type RootPlan } from './arrow-mapping.js';
+import { BoolColumn, FixedColumn, ListColumn, NullColumn, StructColumn, UnionColumn, VarColumn, type Column } from './columns.js';
+
+/** Decodes `rows` records from `buf` starting at `pos`; returns the position after them. */
+export type DecodeRows = (buf: Uint8Array, pos: number, end: number, rows: number, rowBase: number) => number;
+
+export interface CompiledSchema {
+  readonly plan: RootPlan;
+  /** The generated function body (for debugging and docs). */
+  readonly source: string;
+  /** Binds the decoder to a fresh set of column builders. */
+  instantiate(maxCollectionItems: number): DecoderInstance;
+}
+
+export interface DecoderInstance {
+  readonly decode: DecodeRows;
+  /** One builder per top-level column. */
+  readonly roots: readonly Column[];
+  /** Builders that receive at most one value per row (capacity reserved per call). */
+  readonly perRow: readonly Column[];
+  /** Per-row string/binary builders (data capacity reserved per call). */
+  readonly perRowVar: readonly VarColumn[];
+  /** Every Utf8 builder, for UTF-8 validation (perRow: exactly one value per row). */
+  readonly utf8: readonly { column: VarColumn; path: string; perRow: boolean }[];
+}
+
+type Factory = (C: Column[], H: Helpers) => DecodeRows;
+
+/** Compiles the plan's decoder source and factory (call once per writer schema). */
+export function compileSchema(plan: RootPlan): CompiledSchema {
+  const gen = new Generator();
+  const body = gen.generate(plan);
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the point of this module
+  const factory = new Function('C', 'H', body) as Factory;
+  return {
+    plan,
+    source: body,
+    instantiate(maxCollectionItems: number): DecoderInstance {
+      const built = buildColumns(plan);
+      const helpers = new Helpers(gen.paths, maxCollectionItems);
+      return { ...built, decode: factory(built.all, helpers) };
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Column builders for a plan, in the same order the generator numbers them.
+
+interface BuiltColumns {
+  all: Column[];
+  roots: Column[];
+  perRow: Column[];
+  perRowVar: VarColumn[];
+  utf8: { column: VarColumn; path: string; perRow: boolean }[];
+}
+
+function buildColumns(plan: RootPlan): BuiltColumns {
+  const out: BuiltColumns = { all: [], roots: [], perRow: [], perRowVar: [], utf8: [] };
+  // perRow: at most one value per row (capacity reserved per call); exact: exactly one (so value i is row i)
+  const build = (p: ColumnPlan, perRow: boolean, exact: boolean): Column => {
+    const nullable = p.nullIndex >= 0;
+    const id = out.all.length;
+    out.all.push(undefined as unknown as Column); // reserve the id before the children
+    let column: Column;
+    switch (p.kind) {
+      case 'int32':
+      case 'int64':
+      case 'float32':
+      case 'float64':
+      case 'fixed':
+      case 'decimal':
+        column = new FixedColumn(p.field.type, nullable, p.width);
+        break;
+      case 'enum':
+        column = new FixedColumn(p.field.type, nullable, 4, p.symbols);
+        break;
+      case 'bool':
+        column = new BoolColumn(p.field.type, nullable);
+        break;
+      case 'utf8':
+      case 'binary': {
+        const v = new VarColumn(p.field.type, nullable);
+        if (perRow) out.perRowVar.push(v);
+        if (p.kind === 'utf8') out.utf8.push({ column: v, path: p.path, perRow: exact });
+        column = v;
+        break;
+      }
+      case 'null':
+        column = new NullColumn(p.field.type);
+        break;
+      case 'struct':
+        column = new StructColumn(p.field.type, nullable, p.children.map((c) => build(c, perRow, exact)));
+        break;
+      case 'list':
+        column = new ListColumn(p.field.type, nullable, build(p.children[0]!, false, false));
+        break;
+      case 'map': {
+        const keys = new VarColumn(mapKeyType(p), false);
+        out.all.push(keys); // the id right after the map's own
+        out.utf8.push({ column: keys, path: `${p.path}{key}`, perRow: false });
+        column = new ListColumn(p.field.type, nullable, keys, build(p.children[0]!, false, false));
+        break;
+      }
+      case 'union': {
+        const nullBranch = p.children.findIndex((c) => c.kind === 'null');
+        column = new UnionColumn(p.field.type, p.children.map((c) => build(c, perRow, false)), Math.max(0, nullBranch));
+        break;
+      }
+    }
+    out.all[id] = column;
+    if (perRow) out.perRow.push(column);
+    return column;
+  };
+  for (const p of plan.columns) out.roots.push(build(p, true, true));
+  return out;
+}
+
+function mapKeyType(p: ColumnPlan) {
+  const entries = (p.field.type as unknown as { children: { type: { children: { type: unknown }[] } }[] }).children[0]!;
+  return entries.type.children[0]!.type as VarColumn['type'];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Code generation. Column k is the local `cK`; ids follow buildColumns' numbering.
+
+class Generator {
+  readonly paths: string[] = [];
+  private nextColumn = 0;
+  private nextTemp = 0;
+
+  generate(plan: RootPlan): string {
+    const rowCode = plan.columns.map((p) => this.append(p, false)).join('\n');
+    const locals = Array.from({ length: this.nextColumn }, (_, i) => `c${i} = C[${i}]`);
+    return [
+      `'use strict';`,
+      locals.length > 0 ? `const ${locals.join(', ')};` : '',
+      `return function decodeRows(buf, pos, end, rows, rowBase) {`,
+      `  let r = 0;`,
+      `  try {`,
+      `    for (; r < rows; r++) {`,
+      indent(rowCode, 6),
+      `    }`,
+      `  } catch (e) { throw H.locate(e, rowBase + r, pos); }`,
+      `  return pos;`,
+      `};`,
+    ].join('\n');
+  }
+
+  private pathId(path: string): number {
+    this.paths.push(path);
+    return this.paths.length - 1;
+  }
+
+  private temp(prefix: string): string {
+    return `${prefix}${this.nextTemp++}`;
+  }
+
+  /** Code that appends one value of `p` (reading its null-union index, if any). */
+  private append(p: ColumnPlan, dynamic: boolean): string {
+    const id = this.nextColumn++;
+    if (p.kind === 'map') this.nextColumn++; // the keys column takes the next id
+    const c = `c${id}`;
+    const pid = this.pathId(p.path);
+    const reserve = dynamic ? `${c}.reserve(1);\n` : '';
+    const value = this.value(p, c, pid, id, dynamic);
+    if (p.nullIndex < 0) return `{\n${indent(reserve + value, 2)}\n  ${c}.n++;\n}`;
+    const u = this.temp('u');
+    return [
+      `{`,
+      indent(readInt(u, pid), 2),
+      `  if (${u} === ${p.nullIndex}) {`,
+      `    ${c}.appendNull();`,
+      `  } else if (${u} === ${1 - p.nullIndex}) {`,
+      indent(reserve + value, 4),
+      `    ${c}.valid[${c}.n >> 3] |= 1 << (${c}.n & 7);`,
+      `    ${c}.n++;`,
+      `  } else H.badUnion(${u}, 2, ${pid}, pos);`,
+      `}`,
+    ].join('\n');
+  }
+
+  /** Code that decodes one non-null value of `p` into slot `c.n` (without counting it). */
+  private value(p: ColumnPlan, c: string, pid: number, id: number, dynamic: boolean): string {
+    switch (p.kind) {
+      case 'null':
+        return '';
+      case 'int32': {
+        const v = this.temp('v');
+        return `${readInt(v, pid)}\n${c}.i32[${c}.n] = ${v};`;
+      }
+      case 'enum': {
+        const v = this.temp('v');
+        return `${readInt(v, pid)}\nif (${v} < 0 || ${v} >= ${p.symbols.length}) H.badEnum(${v}, ${p.symbols.length}, ${pid}, pos);\n${c}.i32[${c}.n] = ${v};`;
+      }
+      case 'int64': {
+        const lo = this.temp('lo');
+        const hi = this.temp('hi');
+        return `${readLong(lo, hi, pid)}\n${c}.i32[${c}.n << 1] = ${lo};\n${c}.i32[(${c}.n << 1) + 1] = ${hi};`;
+      }
+      case 'float32':
+      case 'float64':
+      case 'fixed':
+        return copyFixed(c, p.width, pid);
+      case 'bool': {
+        const v = this.temp('v');
+        return [
+          `const ${v} = buf[pos++];`,
+          `if (${v} === 1) ${c}.bits[${c}.n >> 3] |= 1 << (${c}.n & 7);`,
+          `else if (${v} !== 0) H.badBool(${v}, ${pid}, pos - 1, end);`,
+        ].join('\n');
+      }
+      case 'utf8':
+      case 'binary': {
+        const len = this.temp('len');
+        return `${readLen(len, pid)}\n${copyVar(c, len, dynamic)}`;
+      }
+      case 'decimal': {
+        const len = this.temp('len');
+        const read =
+          p.fixedSize > 0
+            ? `const ${len} = ${p.fixedSize};\nif (pos + ${len} > end) H.overrun(${pid}, pos, end);`
+            : readLen(len, pid);
+        return `${read}\nH.decimal(buf, pos, ${len}, ${c}.b, ${c}.n * ${p.width}, ${p.width}, ${pid});\npos += ${len};`;
+      }
+      case 'struct':
+        return p.children.map((child) => this.append(child, dynamic)).join('\n');
+      case 'list': {
+        const item = p.children[0]!;
+        const child = `c${this.nextColumn}`;
+        const body = this.append(item, true);
+        return `${this.blocks(pid, minBytes(item), body)}\n${c}.off[${c}.n + 1] = ${child}.n;`;
+      }
+      case 'map': {
+        const keys = `c${id + 1}`;
+        const keyPid = this.pathId(`${p.path}{key}`);
+        const len = this.temp('len');
+        const keyCode = `${keys}.reserve(1);\n${readLen(len, keyPid)}\n${copyVar(keys, len, true)}\n${keys}.n++;`;
+        const valueCode = this.append(p.children[0]!, true);
+        return `${this.blocks(pid, 1 + minBytes(p.children[0]!), `{\n${indent(keyCode, 2)}\n}\n${valueCode}`)}\n${c}.off[${c}.n + 1] = ${keys}.n;`;
+      }
+      case 'union': {
+        const u = this.temp('u');
+        const cases = p.children.map((branch, i) => {
+          const bc = `c${this.nextColumn}`;
+          return `case ${i}:\n  ${c}.ti[${c}.n] = ${i};\n  ${c}.vo[${c}.n] = ${bc}.n;\n${indent(this.append(branch, dynamic), 2)}\n  break;`;
+        });
+        return [
+          readInt(u, pid),
+          `switch (${u}) {`,
+          indent(cases.join('\n'), 2),
+          `  default: H.badUnion(${u}, ${p.children.length}, ${pid}, pos);`,
+          `}`,
+        ].join('\n');
+      }
+    }
+  }
+
+  /** The block-count loop of arrays and maps (spec: a negative count is followed by a byte size). */
+  private blocks(pid: number, minItemBytes: number, itemCode: string): string {
+    const n = this.temp('n');
+    const i = this.temp('i');
+    return [
+      `for (;;) {`,
+      `  pos = H.count(buf, pos, end, ${pid}, ${minItemBytes});`,
+      `  const ${n} = H.s.lo;`,
+      `  if (${n} === 0) break;`,
+      `  for (let ${i} = 0; ${i} < ${n}; ${i}++) {`,
+      indent(itemCode, 4),
+      `  }`,
+      `}`,
+    ].join('\n');
+  }
+}
+
+/** Reads a zig-zag int into a new local `v`: inline one-byte case, checked helper otherwise. */
+function readInt(v: string, pid: number): string {
+  return `let ${v} = buf[pos];\nif (${v} < 128) { pos++; ${v} = (${v} >>> 1) ^ -(${v} & 1); } else { pos = H.int(buf, pos, end, ${pid}); ${v} = H.s.lo; }`;
+}
+
+/** Reads a zig-zag long into new locals `lo`, `hi` (signed 32-bit halves). */
+function readLong(lo: string, hi: string, pid: number): string {
+  return `let ${lo} = buf[pos], ${hi};\nif (${lo} < 128) { pos++; ${lo} = (${lo} >>> 1) ^ -(${lo} & 1); ${hi} = ${lo} >> 31; } else { pos = H.long(buf, pos, end, ${pid}); ${lo} = H.s.lo; ${hi} = H.s.hi; }`;
+}
+
+/** Reads a string/bytes length and checks it against the bytes left in the block. */
+function readLen(len: string, pid: number): string {
+  return `let ${len} = buf[pos];\nif (${len} < 128 && (${len} & 1) === 0) { pos++; ${len} >>>= 1; if (${len} > end - pos) H.overrun(${pid}, pos, end); } else { pos = H.len(buf, pos, end, ${pid}); ${len} = H.s.lo; }`;
+}
+
+/** Copies `len` bytes into a Utf8/Binary builder; short values byte by byte (cheaper than subarray+set). */
+function copyVar(c: string, len: string, dynamic: boolean): string {
+  return [
+    dynamic ? `${c}.reserveData(${len});` : '',
+    `{`,
+    `  const o = ${c}.dn, d = ${c}.data;`,
+    `  if (${len} < 48) { for (let k = 0; k < ${len}; k++) d[o + k] = buf[pos + k]; }`,
+    `  else d.set(buf.subarray(pos, pos + ${len}), o);`,
+    `  pos += ${len};`,
+    `  ${c}.dn = o + ${len};`,
+    `  ${c}.off[${c}.n + 1] = o + ${len};`,
+    `}`,
+  ]
+    .filter(Boolean)
+    .join('\n');
+}
+
+/** Copies a fixed number of bytes (float, double, fixed) as they are: IEEE 754 little-endian is Arrow's layout too. */
+function copyFixed(c: string, width: number, pid: number): string {
+  const head = `if (pos + ${width} > end) H.overrun(${pid}, pos, end);\n`;
+  if (width === 0) return '';
+  if (width > 16) return `${head}${c}.b.set(buf.subarray(pos, pos + ${width}), ${c}.n * ${width});\npos += ${width};`;
+  const lines = [`{`, `  const b = ${c}.b, o = ${c}.n * ${width};`];
+  for (let k = 0; k < width; k++) lines.push(`  b[o + ${k}] = buf[pos + ${k}];`);
+  lines.push(`  pos += ${width};`, `}`);
+  return head + lines.join('\n');
+}
+
+function indent(code: string, spaces: number): string {
+  const pad = ' '.repeat(spaces);
+  return code
+    .split('\n')
+    .map((l) => (l ? pad + l : l))
+    .join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checked slow paths the generated code calls. They throw AvroFormatError with the field path
+// and the byte offset in the block; `locate` adds the record index.
+
+export class Helpers {
+  readonly s: LongSlot = { lo: 0, hi: 0 };
+
+  constructor(
+    private readonly paths: readonly string[],
+    private readonly maxItems: number,
+  ) {}
+
+  int(buf: Uint8Array, pos: number, end: number, pid: number): number {
+    const next = readIntInto(buf, pos, end, this.s);
+    if (next === INCOMPLETE) this.overrun(pid, pos, end);
+    if (next === MALFORMED) throw this.error('AVRO_BAD_VALUE', 'malformed varint: an int longer than 5 bytes or wider than 32 bits', pid, pos);
+    return next;
+  }
+
+  long(buf: Uint8Array, pos: number, end: number, pid: number): number {
+    const next = readLongInto(buf, pos, end, this.s);
+    if (next === INCOMPLETE) this.overrun(pid, pos, end);
+    if (next === MALFORMED) throw this.error('AVRO_BAD_VALUE', 'malformed varint: a long longer than 10 bytes', pid, pos);
+    return next;
+  }
+
+  /** A string/bytes length: 0 ≤ len ≤ bytes left. Leaves it in `s.lo`. */
+  len(buf: Uint8Array, pos: number, end: number, pid: number): number {
+    const next = this.long(buf, pos, end, pid);
+    const len = longToNumber(this.s.lo, this.s.hi);
+    if (this.s.hi < 0) throw this.error('AVRO_BAD_VALUE', `negative length ${len}`, pid, pos);
+    if (Number.isNaN(len) || len > end - next) {
+      throw this.error('AVRO_BLOCK_OVERRUN', `length ${Number.isNaN(len) ? 'beyond 2^53' : len} runs past the end of the block (${end - next} bytes left)`, pid, pos);
+    }
+    this.s.lo = len;
+    return next;
+  }
+
+  /** An array/map block count, made positive (its byte size skipped), checked. Leaves it in `s.lo`. */
+  count(buf: Uint8Array, pos: number, end: number, pid: number, minItemBytes: number): number {
+    let next = this.long(buf, pos, end, pid);
+    let n = longToNumber(this.s.lo, this.s.hi);
+    if (n < 0) {
+      n = -n;
+      next = this.long(buf, next, end, pid); // the block's size in bytes, not needed
+      if (this.s.hi < 0) throw this.error('AVRO_BAD_VALUE', 'negative collection block size', pid, pos);
+    }
+    if (Number.isNaN(n) || n > this.maxItems) {
+      throw this.error('AVRO_LIMIT', `collection block of ${Number.isNaN(n) ? 'more than 2^53' : n} items exceeds the limit of ${this.maxItems}`, pid, pos);
+    }
+    if (n * minItemBytes > end - next) {
+      throw this.error('AVRO_BLOCK_OVERRUN', `collection block of ${n} items needs at least ${n * minItemBytes} bytes, ${end - next} left in the block`, pid, pos);
+    }
+    this.s.lo = n;
+    return next;
+  }
+
+  /** Big-endian two's-complement bytes → little-endian, sign-extended to `width` bytes. */
+  decimal(buf: Uint8Array, pos: number, len: number, out: Uint8Array, o: number, width: number, pid: number): void {
+    const negative = len > 0 && (buf[pos]! & 0x80) !== 0;
+    const fill = negative ? 0xff : 0;
+    // leading sign bytes beyond the width are fine; anything else does not fit
+    let start = pos;
+    while (pos + len - start > width) {
+      if (buf[start] !== fill || ((buf[start + 1]! & 0x80) !== 0) !== negative) {
+        throw this.error('AVRO_BAD_VALUE', `decimal of ${len} bytes does not fit in ${width * 8} bits`, pid, pos);
+      }
+      start++;
+    }
+    const n = pos + len - start;
+    for (let k = 0; k < n; k++) out[o + k] = buf[pos + len - 1 - k]!;
+    out.fill(fill, o + n, o + width);
+  }
+
+  overrun(pid: number, pos: number, end: number): never {
+    throw this.error('AVRO_BLOCK_OVERRUN', `record runs past the end of the block (${Math.max(0, end - pos)} bytes left)`, pid, pos);
+  }
+
+  badUnion(index: number, branches: number, pid: number, pos: number): never {
+    throw this.error('AVRO_BAD_VALUE', `union index ${index} out of range (the union has ${branches} branches)`, pid, pos);
+  }
+
+  badEnum(index: number, symbols: number, pid: number, pos: number): never {
+    throw this.error('AVRO_BAD_VALUE', `enum index ${index} out of range (the enum has ${symbols} symbols)`, pid, pos);
+  }
+
+  badBool(value: number | undefined, pid: number, pos: number, end: number): never {
+    if (value === undefined) this.overrun(pid, pos, end);
+    throw this.error('AVRO_BAD_VALUE', `boolean byte is ${value}, expected 0 or 1`, pid, pos);
+  }
+
+  /** Adds the record index to an error thrown inside the row loop. */
+  locate(err: unknown, record: number, pos: number): unknown {
+    if (err instanceof HeaplakeError) return err.withContext({ record, blockOffset: pos });
+    if (err instanceof RangeError && /allocation|Array buffer|Invalid typed array length|exceeds 2 GiB/i.test(err.message)) {
+      return new AvroFormatError('AVRO_LIMIT', `out of room while decoding: ${err.message}`, { record, blockOffset: pos }, { cause: err });
+    }
+    return err;
+  }
+
+  private error(code: 'AVRO_BAD_VALUE' | 'AVRO_BLOCK_OVERRUN' | 'AVRO_LIMIT', message: string, pid: number, pos: number): AvroFormatError {
+    return new AvroFormatError(code, message, { field: this.paths[pid] ?? '?', blockOffset: pos });
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * Decodes blocks of records into bounded Arrow RecordBatches.
+ *
+ * Batches are cut at `maxRows` rows or `maxBytes` bytes of decoded block data, whichever
+ * comes first: a batch may span blocks and a block may yield several batches. Every block
+ * must be consumed exactly: bytes left over after its declared records are an error, as is
+ * a record that runs past its end. Strings are validated as UTF-8 after each slice of rows.
+ */
+import { isUtf8 } from 'node:buffer';
+import { RecordBatch, Struct, makeData, type Schema } from 'apache-arrow';
+import { AvroFormatError } from '../errors.js';
+import { DEFAULT_BATCH, DEFAULT_LIMITS, type BatchBounds, type ReadLimits } from '../defaults.js';
+import { parseSchema, type AvroSchema } from '../avro/schema.js';
+import { planColumns } from './arrow-mapping.js';
+import { compileSchema, type CompiledSchema, type DecoderInstance } from './compile.js';
+import type { VarColumn } from './columns.js';
+
+/** Rows decoded per call of the generated function, so the byte bound is checked often. */
+const SLICE_ROWS = 8192;
+
+const cache = new Map<string, CompiledSchema>();
+const CACHE_SIZE = 64;
+
+/** The compiled decoder for a writer schema, cached by its JSON text. */
+export function compileWriterSchema(schemaJson: string, limits: Partial<ReadLimits> = {}): { avro: AvroSchema; compiled: CompiledSchema } {
+  const maxDepth = limits.maxSchemaDepth ?? DEFAULT_LIMITS.maxSchemaDepth;
+  const key = `${maxDepth}\u0000${schemaJson}`;
+  let compiled = cache.get(key);
+  const avro = parseSchema(schemaJson, { maxDepth });
+  if (!compiled) {
+    compiled = compileSchema(planColumns(avro));
+    if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value!);
+    cache.set(key, compiled);
+  }
+  return { avro, compiled };
+}
+
+export class RecordDecoder {
+  readonly schema: Schema;
+  private readonly instance: DecoderInstance;
+  private readonly bounds: BatchBounds;
+  private readonly minRecordBytes: number;
+  private readonly structType: Struct;
+  private rows = 0;
+  private bytes = 0;
+
+  constructor(compiled: CompiledSchema, options: { batch?: Partial<BatchBounds>; limits?: Partial<ReadLimits> } = {}) {
+    this.schema = compiled.plan.schema;
+    this.minRecordBytes = compiled.plan.minRecordBytes;
+    this.bounds = { ...DEFAULT_BATCH, ...options.batch };
+    if (!(this.bounds.maxRows >= 1) || !(this.bounds.maxBytes >= 1)) throw new RangeError('batch bounds must be at least 1');
+    this.instance = compiled.instantiate(options.limits?.maxCollectionItems ?? DEFAULT_LIMITS.maxCollectionItems);
+    this.structType = new Struct(this.schema.fields);
+  }
+
+  /** Rows decoded but not yet handed out. */
+  get pendingRows(): number {
+    return this.rows;
+  }
+
+  /**
+   * Decodes one decompressed block of `count` records; returns the batches it completed.
+   * Errors carry the record index and the offset inside the block; the caller adds file and block.
+   */
+  decodeBlock(data: Uint8Array, count: number): RecordBatch[] {
+    const end = data.length;
+    if (count * this.minRecordBytes > end) {
+      throw new AvroFormatError(
+        'AVRO_BLOCK_OVERRUN',
+        `block declares ${count} records of at least ${this.minRecordBytes} bytes each, but holds ${end} bytes`,
+        { blockOffset: 0 },
+      );
+    }
+    const out: RecordBatch[] = [];
+    const { decode, perRow, perRowVar, utf8 } = this.instance;
+    let pos = 0;
+    let done = 0;
+    while (done < count) {
+      const room = this.bounds.maxRows - this.rows;
+      const k = Math.min(count - done, room, SLICE_ROWS);
+      for (const c of perRow) c.reserve(k);
+      for (const v of perRowVar) v.reserveData(end - pos);
+      const marks = utf8.map((u) => u.column.n);
+      const start = pos;
+      pos = decode(data, pos, end, k, done);
+      for (let i = 0; i < utf8.length; i++) checkUtf8(utf8[i]!.column, marks[i]!, utf8[i]!.path, utf8[i]!.perRow ? done : undefined);
+      done += k;
+      this.rows += k;
+      this.bytes += pos - start;
+      if (this.rows >= this.bounds.maxRows || this.bytes >= this.bounds.maxBytes) out.push(this.flushBatch());
+    }
+    if (pos !== end) {
+      throw new AvroFormatError('AVRO_BLOCK_UNREAD', `block has ${end - pos} unread bytes after its ${count} records`, { blockOffset: pos });
+    }
+    return out;
+  }
+
+  /** The rows decoded so far as a batch, or undefined when there are none. */
+  flush(): RecordBatch | undefined {
+    return this.rows > 0 ? this.flushBatch() : undefined;
+  }
+
+  private flushBatch(): RecordBatch {
+    const length = this.rows;
+    const children = this.instance.roots.map((c) => c.finish());
+    this.rows = 0;
+    this.bytes = 0;
+    return new RecordBatch(this.schema, makeData({ type: this.structType, length, nullCount: 0, children }));
+  }
+}
+
+/**
+ * Validates the strings appended since value `from`. The whole range is checked at once
+ * (native `isUtf8`); valid UTF-8 whose every value starts on a character boundary splits
+ * into valid values, so the per-value work is one byte test.
+ */
+function checkUtf8(col: VarColumn, from: number, path: string, firstRecord: number | undefined): void {
+  const startByte = col.off[from]!;
+  const endByte = col.dn;
+  if (endByte === startByte) return;
+  const { data, off } = col;
+  let ok = isUtf8(data.subarray(startByte, endByte));
+  if (ok) {
+    for (let i = from + 1; i < col.n; i++) {
+      const o = off[i]!;
+      if (o < endByte && (data[o]! & 0xc0) === 0x80) {
+        ok = false;
+        break;
+      }
+    }
+  }
+  if (ok) return;
+  for (let i = from; i < col.n; i++) {
+    if (!isUtf8(data.subarray(off[i]!, off[i + 1]!))) {
+      const context: { field: string; record?: number } = { field: path };
+      if (firstRecord !== undefined) context.record = firstRecord + (i - from);
+      throw new AvroFormatError('AVRO_INVALID_UTF8', 'string is not valid UTF-8', context);
+    }
+  }
+}

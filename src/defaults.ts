@@ -1,0 +1,47 @@
+/**
+ * Every default in one place, so the CLI help, the library and the docs agree.
+ */
+
+/** Ceilings applied to declared sizes before anything is allocated (hostile-input guards). */
+export interface ReadLimits {
+  /** Largest container header (magic + metadata + sync) in bytes. */
+  maxHeaderBytes: number;
+  /** Largest compressed block in bytes. */
+  maxBlockBytes: number;
+  /** Largest decompressed block in bytes (decompression-bomb guard). */
+  maxDecompressedBlockBytes: number;
+  /** Most records in one block when the schema lets a record take zero bytes. */
+  maxBlockRecords: number;
+  /** Most items in one array/map block when an item can take zero bytes. */
+  maxCollectionItems: number;
+  /** Deepest schema nesting accepted. */
+  maxSchemaDepth: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<ReadLimits> = Object.freeze({
+  maxHeaderBytes: 16 * 1024 * 1024,
+  maxBlockBytes: 256 * 1024 * 1024,
+  maxDecompressedBlockBytes: 256 * 1024 * 1024,
+  maxBlockRecords: 16 * 1024 * 1024,
+  maxCollectionItems: 16 * 1024 * 1024,
+  maxSchemaDepth: 64,
+});
+
+/** Record batches are cut at whichever bound is reached first. */
+export interface BatchBounds {
+  /** Most rows per RecordBatch. */
+  maxRows: number;
+  /** Most bytes of decompressed Avro input behind one RecordBatch. */
+  maxBytes: number;
+}
+
+export const DEFAULT_BATCH: Readonly<BatchBounds> = Object.freeze({
+  maxRows: 64 * 1024,
+  maxBytes: 32 * 1024 * 1024,
+});
+
+export const PARQUET_COMPRESSIONS = ['zstd', 'snappy', 'gzip', 'brotli', 'lz4', 'none'] as const;
+export type ParquetCompression = (typeof PARQUET_COMPRESSIONS)[number];
+export const DEFAULT_PARQUET_COMPRESSION: ParquetCompression = 'zstd';
+/** Rows per Parquet row group when streaming a file out. */
+export const DEFAULT_ROW_GROUP_ROWS = 128 * 1024;
