@@ -1,0 +1,111 @@
+/**
+ * Arrow RecordBatches → Parquet bytes with parquet-wasm (the only module that imports it).
+ *
+ * Batches are streamed through `transformParquetStream`, one row group at a time, so wasm
+ * memory stays bounded by the row group, not the file (parquet-wasm's wasm memory never
+ * shrinks; see shared/docs/js-libraries.md §Q3). The Node entry of parquet-wasm loads its
+ * wasm synchronously: no init call.
+ */
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { basename, dirname, join } from 'node:path';
+import * as pw from 'parquet-wasm';
+import { RecordBatch, Table, tableToIPC, type Schema, Type, type Field, type DataType } from 'apache-arrow';
+import { HeaplakeError, SinkError, UnsupportedError } from '../errors.js';
+import { DEFAULT_PARQUET_COMPRESSION, DEFAULT_ROW_GROUP_ROWS, type ParquetCompression } from '../defaults.js';
+
+export interface ParquetWriteOptions {
+  compression?: ParquetCompression;
+  /** Most rows per row group. */
+  rowGroupRows?: number;
+  /** Key/value metadata stored in the Parquet footer. */
+  metadata?: ReadonlyMap<string, string>;
+}
+
+const CODEC: Record<ParquetCompression, pw.Compression> = {
+  zstd: pw.Compression.ZSTD,
+  snappy: pw.Compression.SNAPPY,
+  gzip: pw.Compression.GZIP,
+  brotli: pw.Compression.BROTLI,
+  lz4: pw.Compression.LZ4_RAW,
+  none: pw.Compression.UNCOMPRESSED,
+};
+
+/** Throws UnsupportedError when a column has a type Parquet cannot store (Arrow unions). */
+export function checkParquetCompatible(schema: Schema): void {
+  const visit = (field: Field, path: string): void => {
+    const type: DataType = field.type;
+    if (type.typeId === Type.Union || type.typeId === Type.DenseUnion || type.typeId === Type.SparseUnion) {
+      throw new UnsupportedError('UNSUPPORTED', `column "${path}" is an Avro union of several types; Parquet has no union type`, { field: path });
+    }
+    for (const child of type.children ?? []) visit(child, `${path}.${child.name}`);
+  };
+  for (const f of schema.fields) visit(f, f.name);
+}
+
+function writerProperties(options: ParquetWriteOptions): pw.WriterProperties {
+  let builder = new pw.WriterPropertiesBuilder()
+    .setCompression(CODEC[options.compression ?? DEFAULT_PARQUET_COMPRESSION])
+    .setMaxRowGroupSize(options.rowGroupRows ?? DEFAULT_ROW_GROUP_ROWS)
+    .setCreatedBy('heaplake');
+  if (options.metadata && options.metadata.size > 0) builder = builder.setKeyValueMetadata(new Map(options.metadata));
+  return builder.build();
+}
+
+/** Converts one Arrow JS batch into parquet-wasm's representation (through Arrow IPC). */
+function toWasmBatches(batch: RecordBatch): pw.RecordBatch[] {
+  const table = pw.Table.fromIPCStream(tableToIPC(new Table([batch]), 'stream'));
+  return table.recordBatches();
+}
+
+/** Streams batches into Parquet bytes (a Node Readable, for a file or an upload body). */
+export async function encodeParquetStream(schema: Schema, batches: AsyncIterable<RecordBatch>, options: ParquetWriteOptions = {}): Promise<Readable> {
+  checkParquetCompatible(schema);
+  const iterator = batches[Symbol.asyncIterator]();
+  let wroteAny = false;
+  const input = new ReadableStream<pw.RecordBatch>({
+    async pull(controller) {
+      try {
+        const step = await iterator.next();
+        if (step.done) {
+          // an empty input still makes a valid file with the schema
+          if (!wroteAny) for (const b of toWasmBatches(new RecordBatch(schema))) controller.enqueue(b);
+          controller.close();
+          return;
+        }
+        wroteAny = true;
+        if (step.value.numRows > 0) for (const b of toWasmBatches(step.value)) controller.enqueue(b);
+      } catch (err) {
+        controller.error(err);
+      }
+    },
+  });
+  const output = await pw.transformParquetStream(input, writerProperties(options));
+  return Readable.fromWeb(output as import('node:stream/web').ReadableStream<Uint8Array>);
+}
+
+/**
+ * Writes batches to a Parquet file atomically: into a temporary file beside it, renamed into
+ * place only when complete. On any failure the temporary file is removed and nothing is left
+ * at `path`.
+ */
+export async function writeParquetFile(
+  path: string,
+  schema: Schema,
+  batches: AsyncIterable<RecordBatch>,
+  options: ParquetWriteOptions = {},
+): Promise<void> {
+  const tmp = join(dirname(path), `.heaplake-tmp-${process.pid}-${Date.now()}-${basename(path)}`);
+  try {
+    const bytes = await encodeParquetStream(schema, batches, options);
+    await pipeline(bytes, createWriteStream(tmp));
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    if (err instanceof HeaplakeError) throw err; // bad input found while streaming: already typed
+    const io = err instanceof Error && 'syscall' in err;
+    throw new SinkError(io ? 'IO' : 'PARQUET', `cannot write ${path}: ${(err as Error).message ?? String(err)}`, { file: path }, { cause: err });
+  }
+}
