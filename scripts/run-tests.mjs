@@ -36,7 +36,7 @@ const tap = join(tmpdir(), `heaplake-tap-${process.pid}.txt`);
 const result = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...selected],
-  { stdio: 'inherit', env: { ...process.env, NODE_OPTIONS: [process.env.NODE_OPTIONS, '--openssl-legacy-provider'].filter(Boolean).join(' ') } },
+  { stdio: 'inherit' },
 );
 let passed = 0;
 let failed = 0;

@@ -24,7 +24,8 @@ export function* rowsAsJson(batch: RecordBatch): Generator<string> {
   }
 }
 
-const decoder = new TextDecoder();
+// ignoreBOM: a value that starts with U+FEFF keeps it
+const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 function nullable(fmt: Formatter): Formatter {
   return (data, i) => (data.nullCount > 0 && !data.getValid(i) ? 'null' : fmt(data, i));
