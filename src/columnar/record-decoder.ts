@@ -76,8 +76,10 @@ export class RecordDecoder {
     let pos = 0;
     let done = 0;
     while (done < count) {
+      // rows that fit the batch's remaining row and byte budgets (bytes per row estimated from the block)
       const room = this.bounds.maxRows - this.rows;
-      const k = Math.min(count - done, room, SLICE_ROWS);
+      const byteRoom = Math.max(1, Math.floor((this.bounds.maxBytes - this.bytes) / Math.max(1, end / count)));
+      const k = Math.min(count - done, room, byteRoom, SLICE_ROWS);
       for (const c of perRow) c.reserve(k);
       for (const v of perRowVar) v.reserveData(end - pos);
       const marks = utf8.map((u) => u.column.n);
