@@ -23,8 +23,8 @@ export const BigLong = avro.types.LongType.__with({
 });
 
 /** An avsc Type with BigInt longs (for `"long"` written as a plain string). */
-export function avscType(schema: unknown): avro.Type {
-  return avro.Type.forSchema(schema as avro.Schema, { registry: { long: BigLong } as never, wrapUnions: false });
+export function avscType(schema: unknown, wrapUnions = false): avro.Type {
+  return avro.Type.forSchema(schema as avro.Schema, { registry: { long: BigLong } as never, wrapUnions });
 }
 
 type CodecFn = (buf: Buffer, cb: (err: Error | null, out?: Buffer) => void) => void;
@@ -49,12 +49,14 @@ export interface WriteOptions {
   blockSize?: number;
   /** A fixed 16-byte sync marker, for reproducible files. */
   syncMarker?: Buffer;
+  /** Union values given as { branchName: value } (needed when branches are ambiguous). */
+  wrapUnions?: boolean;
 }
 
 /** Encodes records into one Avro container file (the schema JSON is written as given). */
 export function writeAvro(schema: unknown, records: Iterable<unknown>, options: WriteOptions = {}): Promise<Buffer> {
   const codec = options.codec ?? 'null';
-  const type = avscType(schema);
+  const type = avscType(schema, options.wrapUnions ?? false);
   const encoder = new avro.streams.BlockEncoder(schema as avro.Schema, {
     codec,
     codecs: { [codec]: COMPRESSORS[codec]! } as never,
