@@ -32,6 +32,9 @@ export type ErrorCode =
   | 'UNSUPPORTED'
   // everything around the data
   | 'USAGE'
+  /** reading the input failed (missing file, network) */
+  | 'SOURCE_IO'
+  /** writing the output failed */
   | 'IO'
   | 'PARQUET';
 

@@ -139,9 +139,10 @@ function unbzip2(data: Uint8Array, maxBytes: number): Promise<Uint8Array> {
 }
 
 async function unxz(data: Uint8Array, maxBytes: number): Promise<Uint8Array> {
-  const { XzReadableStream } = (await import('xz-decompress')) as unknown as {
-    XzReadableStream: new (s: ReadableStream<Uint8Array>) => ReadableStream<Uint8Array>;
-  };
+  // a CommonJS package: its export sits on `default` when imported from compiled ESM
+  type XzModule = { XzReadableStream: new (s: ReadableStream<Uint8Array>) => ReadableStream<Uint8Array> };
+  const mod = (await import('xz-decompress')) as unknown as XzModule & { default?: XzModule };
+  const XzReadableStream = mod.XzReadableStream ?? mod.default!.XzReadableStream;
   const input = new ReadableStream<Uint8Array>({
     start(controller) {
       controller.enqueue(data);

@@ -23,7 +23,10 @@ export function exitCodeFor(err: unknown): number {
 
 export async function main(argv: string[]): Promise<number> {
   let exitCode: number = EXIT.ok;
+  let usageFailed = false;
   const run = (fn: () => Promise<void>) => async () => {
+    // with exitProcess(false), yargs still calls the handler after reporting a usage error
+    if (usageFailed) return;
     try {
       await fn();
     } catch (err) {
@@ -73,6 +76,7 @@ export async function main(argv: string[]): Promise<number> {
     .help()
     .exitProcess(false)
     .fail((msg, err) => {
+      usageFailed = true;
       exitCode = EXIT.usage;
       process.stderr.write(`heaplake: ${msg ?? err?.message ?? 'invalid arguments'}\nRun "heaplake --help" for usage.\n`);
     });

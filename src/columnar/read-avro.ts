@@ -75,7 +75,7 @@ export async function openAvro(chunks: ByteChunks, options: AvroReadOptions = {}
       try {
         step = await input.next();
       } catch (err) {
-        throw asHeaplakeError(err, 'IO', where);
+        throw asHeaplakeError(err, 'SOURCE_IO', where);
       }
       if (step.done) {
         framer.end();
@@ -149,7 +149,7 @@ export async function openAvroFile(path: string, options: Omit<AvroReadOptions, 
   try {
     size = (await stat(path)).size;
   } catch (err) {
-    throw asHeaplakeError(err, 'IO', { file: path });
+    throw asHeaplakeError(err, 'SOURCE_IO', { file: path });
   }
   return openAvro(createReadStream(path, { highWaterMark: 1024 * 1024 }), { ...options, file: path, totalBytes: size });
 }

@@ -98,12 +98,29 @@ export async function writeParquetFile(
   options: ParquetWriteOptions = {},
 ): Promise<void> {
   const tmp = join(dirname(path), `.heaplake-tmp-${process.pid}-${Date.now()}-${basename(path)}`);
+  // parquet-wasm rewraps an error raised by its input stream; keep ours to rethrow it as it was
+  // and it ends the file normally when its input stream errors: a file is complete only when
+  // every batch was consumed without an error
+  let sourceError: unknown;
+  let consumed = false;
+  async function* watched(): AsyncGenerator<RecordBatch> {
+    try {
+      yield* batches;
+      consumed = true;
+    } catch (err) {
+      sourceError = err;
+      throw err;
+    }
+  }
   try {
-    const bytes = await encodeParquetStream(schema, batches, options);
+    const bytes = await encodeParquetStream(schema, watched(), options);
     await pipeline(bytes, createWriteStream(tmp));
+    if (sourceError !== undefined) throw sourceError;
+    if (!consumed) throw new Error('the Parquet writer stopped before the last batch');
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });
+    if (sourceError !== undefined) throw sourceError;
     if (err instanceof HeaplakeError) throw err; // bad input found while streaming: already typed
     const io = err instanceof Error && 'syscall' in err;
     throw new SinkError(io ? 'IO' : 'PARQUET', `cannot write ${path}: ${(err as Error).message ?? String(err)}`, { file: path }, { cause: err });
