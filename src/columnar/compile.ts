@@ -21,15 +21,24 @@ import { INCOMPLETE, MALFORMED, longToNumber, readIntInto, readLongInto, type Lo
 import { minBytes, type ColumnPlan, type RootPlan } from './arrow-mapping.js';
 import { BoolColumn, FixedColumn, ListColumn, NullColumn, StructColumn, UnionColumn, VarColumn, type Column } from './columns.js';
 
-/** Decodes `rows` records from `buf` starting at `pos`; returns the position after them. */
-export type DecodeRows = (buf: Uint8Array, pos: number, end: number, rows: number, rowBase: number) => number;
+/**
+ * Decodes `rows` records from `buf` starting at `pos`; returns the position after them.
+ * `rowBase` is the first record's index in its block (for errors); `base` is how many rows
+ * the builders already hold in this batch.
+ */
+export type DecodeRows = (buf: Uint8Array, pos: number, end: number, rows: number, rowBase: number, base: number) => number;
 
 export interface CompiledSchema {
   readonly plan: RootPlan;
   /** The generated function body (for debugging and docs). */
   readonly source: string;
-  /** Binds the decoder to a fresh set of column builders. */
-  instantiate(maxCollectionItems: number): DecoderInstance;
+  /**
+   * A decoder bound to its own column builders: a pooled one when a reader of the same schema
+   * has released it (its JIT-optimised code and warm buffers carry over), else a new one.
+   */
+  acquire(maxCollectionItems: number): DecoderInstance;
+  /** Returns an instance whose builders are empty (every batch finished) to the pool. */
+  release(instance: DecoderInstance): void;
 }
 
 export interface DecoderInstance {
@@ -52,13 +61,22 @@ export function compileSchema(plan: RootPlan): CompiledSchema {
   const body = gen.generate(plan);
   // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the point of this module
   const factory = new Function('C', 'H', body) as Factory;
+  // Why a pool: each new closure gets its own feedback and is optimised again by TurboFan
+  // (~150 ms for a 35-column schema here), and new builders grow and first-touch their
+  // buffers again; a table's many files share one schema, so reuse pays on every file.
+  const pool: (DecoderInstance & { maxItems: number })[] = [];
   return {
     plan,
     source: body,
-    instantiate(maxCollectionItems: number): DecoderInstance {
+    acquire(maxCollectionItems: number): DecoderInstance {
+      const i = pool.findIndex((p) => p.maxItems === maxCollectionItems);
+      if (i >= 0) return pool.splice(i, 1)[0]!;
       const built = buildColumns(plan);
       const helpers = new Helpers(gen.paths, maxCollectionItems);
-      return { ...built, decode: factory(built.all, helpers) };
+      return { ...built, decode: factory(built.all, helpers), maxItems: maxCollectionItems } as DecoderInstance;
+    },
+    release(instance: DecoderInstance): void {
+      if (pool.length < 4 && instance.roots.every((c) => c.n === 0)) pool.push(instance as DecoderInstance & { maxItems: number });
     },
   };
 }
@@ -142,25 +160,40 @@ function mapKeyType(p: ColumnPlan) {
 
 // ---------------------------------------------------------------------------------------------
 // Code generation. Column k is the local `cK`; ids follow buildColumns' numbering.
+//
+// Three ways to address a column, chosen per column at compile time:
+// - exact: exactly one value per row (top-level fields and fields of records below them).
+//   Its slot is the row index `ri`, its buffers are hoisted into locals once per call
+//   (capacity is reserved before the call) and its counters are written back at the end.
+// - row: at most one value per row (union branches): addressed through `cK.n`, capacity
+//   reserved before the call.
+// - dynamic: any number per row (inside arrays and maps): `cK.n` and `cK.reserve(1)` per value.
+
+type Mode = 'exact' | 'row' | 'dynamic';
 
 class Generator {
   readonly paths: string[] = [];
   private nextColumn = 0;
   private nextTemp = 0;
+  private readonly prologue: string[] = [];
+  private readonly epilogue: string[] = [];
 
   generate(plan: RootPlan): string {
-    const rowCode = plan.columns.map((p) => this.append(p, false)).join('\n');
+    const rowCode = plan.columns.map((p) => this.append(p, 'exact')).join('\n');
     const locals = Array.from({ length: this.nextColumn }, (_, i) => `c${i} = C[${i}]`);
     return [
       `'use strict';`,
       locals.length > 0 ? `const ${locals.join(', ')};` : '',
-      `return function decodeRows(buf, pos, end, rows, rowBase) {`,
+      `return function decodeRows(buf, pos, end, rows, rowBase, base) {`,
+      indent(this.prologue.join('\n'), 2),
       `  let r = 0;`,
       `  try {`,
       `    for (; r < rows; r++) {`,
+      `      const ri = base + r;`,
       indent(rowCode, 6),
       `    }`,
       `  } catch (e) { throw H.locate(e, rowBase + r, pos); }`,
+      indent(this.epilogue.join('\n'), 2),
       `  return pos;`,
       `};`,
     ].join('\n');
@@ -175,64 +208,164 @@ class Generator {
     return `${prefix}${this.nextTemp++}`;
   }
 
+  /** Hoists an exact column's buffers into locals and schedules the write-back of its counters. */
+  private hoist(p: ColumnPlan, id: number): void {
+    const c = `c${id}`;
+    switch (p.kind) {
+      case 'int32':
+      case 'int64':
+      case 'enum':
+        this.prologue.push(`const I${id} = ${c}.i32;`);
+        break;
+      case 'float32':
+      case 'float64':
+      case 'fixed':
+      case 'decimal':
+        this.prologue.push(`const B${id} = ${c}.b;`);
+        break;
+      case 'bool':
+        this.prologue.push(`const T${id} = ${c}.bits;`);
+        break;
+      case 'utf8':
+      case 'binary':
+        this.prologue.push(`const D${id} = ${c}.data, O${id} = ${c}.off;`, `let d${id} = ${c}.dn;`);
+        this.epilogue.push(`${c}.dn = d${id};`);
+        break;
+      case 'list':
+      case 'map':
+        this.prologue.push(`const O${id} = ${c}.off;`);
+        break;
+      case 'union':
+        this.prologue.push(`const TI${id} = ${c}.ti, VO${id} = ${c}.vo;`);
+        break;
+      default:
+        break;
+    }
+    if (p.nullIndex >= 0) {
+      this.prologue.push(`const V${id} = ${c}.valid;`, `let z${id} = 0;`);
+      this.epilogue.push(`${c}.nulls += z${id};`);
+    }
+    this.epilogue.push(`${c}.n = base + rows;`);
+  }
+
   /** Code that appends one value of `p` (reading its null-union index, if any). */
-  private append(p: ColumnPlan, dynamic: boolean): string {
+  private append(p: ColumnPlan, mode: Mode): string {
     const id = this.nextColumn++;
     if (p.kind === 'map') this.nextColumn++; // the keys column takes the next id
     const c = `c${id}`;
     const pid = this.pathId(p.path);
-    const reserve = dynamic ? `${c}.reserve(1);\n` : '';
-    const value = this.value(p, c, pid, id, dynamic);
-    if (p.nullIndex < 0) return `{\n${indent(reserve + value, 2)}\n  ${c}.n++;\n}`;
+    if (mode === 'exact') this.hoist(p, id);
+    const reserve = mode === 'dynamic' ? `${c}.reserve(1);\n` : '';
+    const value = this.value(p, id, pid, mode);
+    const count = mode === 'exact' ? '' : `\n${c}.n++;`;
+    if (p.nullIndex < 0) return `{\n${indent(reserve + value + count, 2)}\n}`;
     const u = this.temp('u');
+    const setValid = mode === 'exact' ? `V${id}[ri >> 3] |= 1 << (ri & 7);` : `${c}.valid[${c}.n >> 3] |= 1 << (${c}.n & 7);`;
+    const onNull = mode === 'exact' ? `z${id}++;\n${this.nullCode(p, id)}` : `${c}.appendNull();`;
     return [
       `{`,
       indent(readInt(u, pid), 2),
       `  if (${u} === ${p.nullIndex}) {`,
-      `    ${c}.appendNull();`,
+      indent(onNull, 4),
       `  } else if (${u} === ${1 - p.nullIndex}) {`,
       indent(reserve + value, 4),
-      `    ${c}.valid[${c}.n >> 3] |= 1 << (${c}.n & 7);`,
-      `    ${c}.n++;`,
+      indent(setValid + count, 4),
       `  } else H.badUnion(${u}, 2, ${pid}, pos);`,
       `}`,
     ].join('\n');
   }
 
-  /** Code that decodes one non-null value of `p` into slot `c.n` (without counting it). */
-  private value(p: ColumnPlan, c: string, pid: number, id: number, dynamic: boolean): string {
+  /**
+   * What a null (or a null parent) leaves in an exact column's slot `ri`: zeros, an empty
+   * string, an empty list, the placeholder branch. Children of a record get the same.
+   * Advances `nextColumn` past the column's children, as `value` would.
+   */
+  private nullCode(p: ColumnPlan, id: number): string {
+    const c = `c${id}`;
+    switch (p.kind) {
+      case 'int32':
+      case 'enum':
+        return `I${id}[ri] = 0;`;
+      case 'int64':
+        return `I${id}[ri << 1] = 0;\nI${id}[(ri << 1) + 1] = 0;`;
+      case 'float32':
+      case 'float64':
+      case 'fixed':
+      case 'decimal':
+        return p.width > 0 ? `B${id}.fill(0, ri * ${p.width}, (ri + 1) * ${p.width});` : '';
+      case 'utf8':
+      case 'binary':
+        return `O${id}[ri + 1] = d${id};`;
+      case 'list':
+      case 'map':
+        // the child ids come right after (and after the keys column of a map)
+        return `O${id}[ri + 1] = c${id + 1}.n;`;
+      case 'union': {
+        const placeholder = Math.max(0, p.children.findIndex((b) => b.kind === 'null'));
+        let childId = id + 1;
+        const ids = p.children.map((b) => {
+          const at = childId;
+          childId += countColumns(b);
+          return at;
+        });
+        return `TI${id}[ri] = ${placeholder};\nVO${id}[ri] = c${ids[placeholder]}.n;\nc${ids[placeholder]}.appendNull();`;
+      }
+      case 'struct': {
+        // children are exact columns too: give each its null placeholder (a null record has null fields)
+        let childId = id + 1;
+        const parts = p.children.map((child) => {
+          const at = childId;
+          childId += countColumns(child);
+          return (child.nullIndex >= 0 ? `z${at}++;\n` : '') + this.nullCode(child, at);
+        });
+        return parts.filter(Boolean).join('\n');
+      }
+      default:
+        void c;
+        return '';
+    }
+  }
+
+  /** Code that decodes one non-null value of `p` into its slot (without counting it). */
+  private value(p: ColumnPlan, id: number, pid: number, mode: Mode): string {
+    const exact = mode === 'exact';
+    const c = `c${id}`;
+    const slot = exact ? 'ri' : `${c}.n`;
+    const i32 = exact ? `I${id}` : `${c}.i32`;
+    const bytes = exact ? `B${id}` : `${c}.b`;
     switch (p.kind) {
       case 'null':
         return '';
       case 'int32': {
         const v = this.temp('v');
-        return `${readInt(v, pid)}\n${c}.i32[${c}.n] = ${v};`;
+        return `${readInt(v, pid)}\n${i32}[${slot}] = ${v};`;
       }
       case 'enum': {
         const v = this.temp('v');
-        return `${readInt(v, pid)}\nif (${v} < 0 || ${v} >= ${p.symbols.length}) H.badEnum(${v}, ${p.symbols.length}, ${pid}, pos);\n${c}.i32[${c}.n] = ${v};`;
+        return `${readInt(v, pid)}\nif (${v} < 0 || ${v} >= ${p.symbols.length}) H.badEnum(${v}, ${p.symbols.length}, ${pid}, pos);\n${i32}[${slot}] = ${v};`;
       }
       case 'int64': {
         const lo = this.temp('lo');
         const hi = this.temp('hi');
-        return `${readLong(lo, hi, pid)}\n${c}.i32[${c}.n << 1] = ${lo};\n${c}.i32[(${c}.n << 1) + 1] = ${hi};`;
+        return `${readLong(lo, hi, pid)}\n${i32}[${slot} << 1] = ${lo};\n${i32}[(${slot} << 1) + 1] = ${hi};`;
       }
       case 'float32':
       case 'float64':
       case 'fixed':
-        return copyFixed(c, p.width, pid);
+        return copyFixed(bytes, slot, p.width, pid);
       case 'bool': {
         const v = this.temp('v');
+        const bits = exact ? `T${id}` : `${c}.bits`;
         return [
           `const ${v} = buf[pos++];`,
-          `if (${v} === 1) ${c}.bits[${c}.n >> 3] |= 1 << (${c}.n & 7);`,
+          `if (${v} === 1) ${bits}[${slot} >> 3] |= 1 << (${slot} & 7);`,
           `else if (${v} !== 0) H.badBool(${v}, ${pid}, pos - 1, end);`,
         ].join('\n');
       }
       case 'utf8':
       case 'binary': {
         const len = this.temp('len');
-        return `${readLen(len, pid)}\n${copyVar(c, len, dynamic)}`;
+        return `${readLen(len, pid)}\n${exact ? copyVarExact(id, len) : copyVar(c, len, mode === 'dynamic')}`;
       }
       case 'decimal': {
         const len = this.temp('len');
@@ -240,29 +373,34 @@ class Generator {
           p.fixedSize > 0
             ? `const ${len} = ${p.fixedSize};\nif (pos + ${len} > end) H.overrun(${pid}, pos, end);`
             : readLen(len, pid);
-        return `${read}\nH.decimal(buf, pos, ${len}, ${c}.b, ${c}.n * ${p.width}, ${p.width}, ${pid});\npos += ${len};`;
+        return `${read}\nH.decimal(buf, pos, ${len}, ${bytes}, ${slot} * ${p.width}, ${p.width}, ${pid});\npos += ${len};`;
       }
       case 'struct':
-        return p.children.map((child) => this.append(child, dynamic)).join('\n');
+        return p.children.map((child) => this.append(child, mode)).join('\n');
       case 'list': {
         const item = p.children[0]!;
         const child = `c${this.nextColumn}`;
-        const body = this.append(item, true);
-        return `${this.blocks(pid, minBytes(item), body)}\n${c}.off[${c}.n + 1] = ${child}.n;`;
+        const body = this.append(item, 'dynamic');
+        const off = exact ? `O${id}[ri + 1]` : `${c}.off[${c}.n + 1]`;
+        return `${this.blocks(pid, minBytes(item), body)}\n${off} = ${child}.n;`;
       }
       case 'map': {
         const keys = `c${id + 1}`;
         const keyPid = this.pathId(`${p.path}{key}`);
         const len = this.temp('len');
         const keyCode = `${keys}.reserve(1);\n${readLen(len, keyPid)}\n${copyVar(keys, len, true)}\n${keys}.n++;`;
-        const valueCode = this.append(p.children[0]!, true);
-        return `${this.blocks(pid, 1 + minBytes(p.children[0]!), `{\n${indent(keyCode, 2)}\n}\n${valueCode}`)}\n${c}.off[${c}.n + 1] = ${keys}.n;`;
+        const valueCode = this.append(p.children[0]!, 'dynamic');
+        const off = exact ? `O${id}[ri + 1]` : `${c}.off[${c}.n + 1]`;
+        return `${this.blocks(pid, 1 + minBytes(p.children[0]!), `{\n${indent(keyCode, 2)}\n}\n${valueCode}`)}\n${off} = ${keys}.n;`;
       }
       case 'union': {
         const u = this.temp('u');
+        const ti = exact ? `TI${id}` : `${c}.ti`;
+        const vo = exact ? `VO${id}` : `${c}.vo`;
+        const branchMode: Mode = mode === 'dynamic' ? 'dynamic' : 'row';
         const cases = p.children.map((branch, i) => {
           const bc = `c${this.nextColumn}`;
-          return `case ${i}:\n  ${c}.ti[${c}.n] = ${i};\n  ${c}.vo[${c}.n] = ${bc}.n;\n${indent(this.append(branch, dynamic), 2)}\n  break;`;
+          return `case ${i}:\n  ${ti}[${slot}] = ${i};\n  ${vo}[${slot}] = ${bc}.n;\n${indent(this.append(branch, branchMode), 2)}\n  break;`;
         });
         return [
           readInt(u, pid),
@@ -290,6 +428,11 @@ class Generator {
       `}`,
     ].join('\n');
   }
+}
+
+/** How many builders a plan takes (itself, a map's keys, and every child). */
+function countColumns(p: ColumnPlan): number {
+  return 1 + (p.kind === 'map' ? 1 : 0) + p.children.reduce((s, c) => s + countColumns(c), 0);
 }
 
 /** Reads a zig-zag int into a new local `v`: inline one-byte case, checked helper otherwise. */
@@ -324,12 +467,23 @@ function copyVar(c: string, len: string, dynamic: boolean): string {
     .join('\n');
 }
 
+/** Copies a string/bytes value into an exact column's hoisted buffer; short values byte by byte. */
+function copyVarExact(id: number, len: string): string {
+  return [
+    `if (${len} < 48) { for (let k = 0; k < ${len}; k++) D${id}[d${id} + k] = buf[pos + k]; }`,
+    `else D${id}.set(buf.subarray(pos, pos + ${len}), d${id});`,
+    `pos += ${len};`,
+    `d${id} += ${len};`,
+    `O${id}[ri + 1] = d${id};`,
+  ].join('\n');
+}
+
 /** Copies a fixed number of bytes (float, double, fixed) as they are: IEEE 754 little-endian is Arrow's layout too. */
-function copyFixed(c: string, width: number, pid: number): string {
-  const head = `if (pos + ${width} > end) H.overrun(${pid}, pos, end);\n`;
+function copyFixed(bytes: string, slot: string, width: number, pid: number): string {
   if (width === 0) return '';
-  if (width > 16) return `${head}${c}.b.set(buf.subarray(pos, pos + ${width}), ${c}.n * ${width});\npos += ${width};`;
-  const lines = [`{`, `  const b = ${c}.b, o = ${c}.n * ${width};`];
+  const head = `if (pos + ${width} > end) H.overrun(${pid}, pos, end);\n`;
+  if (width > 16) return `${head}${bytes}.set(buf.subarray(pos, pos + ${width}), ${slot} * ${width});\npos += ${width};`;
+  const lines = [`{`, `  const b = ${bytes}, o = ${slot} * ${width};`];
   for (let k = 0; k < width; k++) lines.push(`  b[o + ${k}] = buf[pos + ${k}];`);
   lines.push(`  pos += ${width};`, `}`);
   return head + lines.join('\n');

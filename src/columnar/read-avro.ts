@@ -137,6 +137,7 @@ export async function openAvro(chunks: ByteChunks, options: AvroReadOptions = {}
       yield* out;
     }
     const last = decoder.flush();
+    decoder.close();
     if (last) yield last;
   }
 

@@ -37,7 +37,9 @@ export function compileWriterSchema(schemaJson: string, limits: Partial<ReadLimi
 
 export class RecordDecoder {
   readonly schema: Schema;
+  private readonly compiled: CompiledSchema;
   private readonly instance: DecoderInstance;
+  private released = false;
   private readonly bounds: BatchBounds;
   private readonly minRecordBytes: number;
   private readonly structType: Struct;
@@ -49,7 +51,8 @@ export class RecordDecoder {
     this.minRecordBytes = compiled.plan.minRecordBytes;
     this.bounds = { ...DEFAULT_BATCH, ...options.batch };
     if (!(this.bounds.maxRows >= 1) || !(this.bounds.maxBytes >= 1)) throw new RangeError('batch bounds must be at least 1');
-    this.instance = compiled.instantiate(options.limits?.maxCollectionItems ?? DEFAULT_LIMITS.maxCollectionItems);
+    this.compiled = compiled;
+    this.instance = compiled.acquire(options.limits?.maxCollectionItems ?? DEFAULT_LIMITS.maxCollectionItems);
     this.structType = new Struct(this.schema.fields);
   }
 
@@ -62,7 +65,9 @@ export class RecordDecoder {
    * Decodes one decompressed block of `count` records; returns the batches it completed.
    * Errors carry the record index and the offset inside the block; the caller adds file and block.
    */
-  decodeBlock(data: Uint8Array, count: number): RecordBatch[] {
+  decodeBlock(block: Uint8Array, count: number): RecordBatch[] {
+    // one element kind at the generated code's `buf[...]` sites (a Node Buffer is another map)
+    const data = block.constructor === Uint8Array ? block : new Uint8Array(block.buffer, block.byteOffset, block.length);
     const end = data.length;
     if (count * this.minRecordBytes > end) {
       throw new AvroFormatError(
@@ -84,7 +89,7 @@ export class RecordDecoder {
       for (const v of perRowVar) v.reserveData(end - pos);
       const marks = utf8.map((u) => u.column.n);
       const start = pos;
-      pos = decode(data, pos, end, k, done);
+      pos = decode(data, pos, end, k, done, this.rows);
       for (let i = 0; i < utf8.length; i++) checkUtf8(utf8[i]!.column, marks[i]!, utf8[i]!.path, utf8[i]!.perRow ? done : undefined);
       done += k;
       this.rows += k;
@@ -100,6 +105,16 @@ export class RecordDecoder {
   /** The rows decoded so far as a batch, or undefined when there are none. */
   flush(): RecordBatch | undefined {
     return this.rows > 0 ? this.flushBatch() : undefined;
+  }
+
+  /**
+   * Hands the builders back for the next reader of this schema. Call after the last flush;
+   * after an error the builders hold partial rows and are simply dropped.
+   */
+  close(): void {
+    if (this.released || this.rows > 0) return;
+    this.released = true;
+    this.compiled.release(this.instance);
   }
 
   private flushBatch(): RecordBatch {

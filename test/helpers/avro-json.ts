@@ -100,7 +100,7 @@ function itemTypeId(avro: AvroSchema): Type {
   if ((avro.kind === 'bytes' || avro.kind === 'fixed') && avro.logicalType === 'decimal') {
     const p = avro.props['precision'];
     const s = avro.props['scale'] ?? 0;
-    const fits = avro.kind === 'bytes' || (typeof p === 'number' && p <= Math.floor(Math.log10(2) * (8 * avro.size - 1)));
+    const fits = avro.kind !== 'fixed' || (typeof p === 'number' && p <= Math.floor(Math.log10(2) * (8 * avro.size - 1)));
     if (typeof p === 'number' && Number.isInteger(p) && p >= 1 && p <= 76 && typeof s === 'number' && s >= 0 && s <= p && fits) return Type.Decimal;
   }
   return Type.NONE;

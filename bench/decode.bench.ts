@@ -1,0 +1,183 @@
+/**
+ * Decode benchmark: Heap-like Avro → Arrow RecordBatches (heaplake) against avsc decoding the
+ * same files, in the same run, alternating so machine drift hits every contender alike.
+ *
+ *   npm run bench:decode [-- --rows 200000 --runs 5]
+ *
+ * Contenders (all exact on 64-bit ids: avsc uses a BigInt long type, since its default long
+ * throws on ids above 2^53):
+ *   heaplake        framing + decompression + columnar decode into RecordBatches
+ *   avsc-loop       our framing + decompression, then avsc `type.decode` per record (avsc's fastest path)
+ *   avsc-stream     avsc's own BlockDecoder stream (what most JS code does)
+ *   floor-inflate   framing + decompression only (the floor under every contender)
+ * Results go to bench/results/decode-<date>.{json,md}.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cpus } from 'node:os';
+import { parseArgs } from 'node:util';
+import zlib from 'node:zlib';
+import avro from 'avsc';
+import { uncompressSync } from 'snappy';
+import { openAvro } from '../src/columnar/read-avro.js';
+import { BlockReader } from '../src/avro/block-reader.js';
+import { getDecompressor } from '../src/avro/codecs.js';
+import { BigLong, writeAvro } from '../scripts/avsc-writer.js';
+import { PAGEVIEWS_SCHEMA, pageviews } from '../scripts/heap-like.js';
+
+const { values: args } = parseArgs({ options: { rows: { type: 'string', default: '200000' }, runs: { type: 'string', default: '5' } } });
+const ROWS = Number(args.rows);
+const RUNS = Number(args.runs);
+const root = join(import.meta.dirname, '..');
+const dataDir = join(root, 'bench', 'data');
+mkdirSync(dataDir, { recursive: true });
+
+async function dataset(codec: string): Promise<Buffer> {
+  const path = join(dataDir, `pageviews-${ROWS}.${codec}.avro`);
+  if (!existsSync(path)) {
+    process.stderr.write(`generating ${path}\n`);
+    writeFileSync(path, await writeAvro(PAGEVIEWS_SCHEMA, pageviews(ROWS, 42, { duplicateEvery: 100 }), { codec, blockSize: 256 * 1024 }));
+  }
+  return readFileSync(path);
+}
+
+type Contender = (file: Buffer) => Promise<number>;
+
+const chunksOf = (file: Buffer, size = 1 << 20): Uint8Array[] => {
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < file.length; i += size) out.push(file.subarray(i, i + size));
+  return out;
+};
+
+/** Framing + decompression, the shared floor. Calls `each` with every decompressed block. */
+async function blocks(file: Buffer, each: (data: Uint8Array, count: number, header: { schemaJson: string }) => void): Promise<void> {
+  const reader = new BlockReader();
+  for (const c of chunksOf(file)) reader.push(c);
+  reader.end();
+  let header: { schemaJson: string; codec: string } | undefined;
+  let decompress: ReturnType<typeof getDecompressor> | undefined;
+  for (let e = reader.next(); e; e = reader.next()) {
+    if (e.kind === 'header') {
+      header = e.header;
+      decompress = getDecompressor(e.header.codec);
+    } else {
+      each(await decompress!(e.block.data, 1 << 30), e.block.count, header!);
+    }
+  }
+}
+
+const contenders: Record<string, Contender> = {
+  heaplake: async (file) => {
+    const reader = await openAvro(chunksOf(file));
+    let rows = 0;
+    for await (const b of reader.batches()) rows += b.numRows;
+    return rows;
+  },
+  'avsc-loop': async (file) => {
+    let rows = 0;
+    let type: avro.Type | undefined;
+    await blocks(file, (data, count, header) => {
+      type ??= avro.Type.forSchema(JSON.parse(header.schemaJson), { registry: { long: BigLong } as never });
+      const buf = Buffer.from(data.buffer, data.byteOffset, data.length);
+      let pos = 0;
+      for (let i = 0; i < count; i++) {
+        const r = type.decode(buf, pos);
+        pos = r.offset;
+        rows++;
+      }
+    });
+    return rows;
+  },
+  'avsc-stream': (file) =>
+    new Promise((resolve, reject) => {
+      let rows = 0;
+      const decoder = new avro.streams.BlockDecoder({
+        parseHook: (schema: unknown) => avro.Type.forSchema(schema as avro.Schema, { registry: { long: BigLong } as never }),
+        codecs: {
+          null: (b: Buffer, cb: (e: null, o: Buffer) => void) => cb(null, b),
+          deflate: (b: Buffer, cb: (e: Error | null, o?: Buffer) => void) => zlib.inflateRaw(b, cb),
+          snappy: (b: Buffer, cb: (e: null, o: Buffer) => void) => cb(null, uncompressSync(b.subarray(0, b.length - 4)) as Buffer),
+        },
+      } as never);
+      decoder.on('data', () => rows++);
+      decoder.on('end', () => resolve(rows));
+      decoder.on('error', reject);
+      for (const c of chunksOf(file)) decoder.write(c);
+      decoder.end();
+    }),
+  'floor-inflate': async (file) => {
+    let rows = 0;
+    await blocks(file, (_data, count) => {
+      rows += count;
+    });
+    return rows;
+  },
+};
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+interface Row {
+  codec: string;
+  contender: string;
+  seconds: number;
+  coldSeconds: number;
+  rowsPerSecond: number;
+  inputMBps: number;
+  vsAvscLoop: number;
+  vsAvscStream: number;
+}
+
+const results: Row[] = [];
+for (const codec of ['snappy', 'null']) {
+  const file = await dataset(codec);
+  const times: Record<string, number[]> = Object.fromEntries(Object.keys(contenders).map((k) => [k, []]));
+  const cold: Record<string, number> = {};
+  // run 0 is the cold (first-JIT) run, reported apart; then alternate contenders
+  for (let run = 0; run <= RUNS; run++) {
+    for (const [name, fn] of Object.entries(contenders)) {
+      const t0 = performance.now();
+      const rows = await fn(file);
+      const s = (performance.now() - t0) / 1000;
+      if (rows !== ROWS) throw new Error(`${name} decoded ${rows} rows, expected ${ROWS}: figure void`);
+      if (run === 0) cold[name] = s;
+      else times[name]!.push(s);
+    }
+  }
+  const med = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
+  for (const name of Object.keys(contenders)) {
+    const seconds = med[name]!;
+    results.push({
+      codec,
+      contender: name,
+      seconds,
+      coldSeconds: cold[name]!,
+      rowsPerSecond: ROWS / seconds,
+      inputMBps: file.length / 1e6 / seconds,
+      vsAvscLoop: med['avsc-loop']! / seconds,
+      vsAvscStream: med['avsc-stream']! / seconds,
+    });
+  }
+}
+
+const date = new Date().toISOString().slice(0, 10);
+const env = { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model ?? '?', date: new Date().toISOString(), rows: ROWS, runs: RUNS };
+const table = [
+  `# Decode benchmark (${date})`,
+  '',
+  `${ROWS} Heap-like pageview rows (35 columns: 3 longs above 2^53, a time string, 28 nullable strings, nullable int/boolean/double), 256 KiB blocks.`,
+  `Node ${env.node}, ${env.cpus} CPUs (${env.cpu}); median of ${RUNS} alternating runs after one cold run. Command: \`npm run bench:decode -- --rows ${ROWS} --runs ${RUNS}\`.`,
+  '',
+  '| codec | contender | median s | cold s | rows/s | input MB/s | × avsc-loop | × avsc-stream |',
+  '|---|---|---:|---:|---:|---:|---:|---:|',
+  ...results.map(
+    (r) =>
+      `| ${r.codec} | ${r.contender} | ${r.seconds.toFixed(3)} | ${r.coldSeconds.toFixed(3)} | ${Math.round(r.rowsPerSecond).toLocaleString('en-US')} | ${r.inputMBps.toFixed(1)} | ${r.vsAvscLoop.toFixed(2)} | ${r.vsAvscStream.toFixed(2)} |`,
+  ),
+].join('\n');
+mkdirSync(join(root, 'bench', 'results'), { recursive: true });
+writeFileSync(join(root, 'bench', 'results', `decode-${date}.json`), JSON.stringify({ env, results }, null, 2) + '\n');
+writeFileSync(join(root, 'bench', 'results', `decode-${date}.md`), table + '\n');
+console.log(table);

@@ -1,0 +1,31 @@
+/**
+ * A short, fixed-seed mutation fuzz of the reader (the long run is `npm run fuzz`), plus a
+ * replay of every input a long run ever caught (fixtures/fuzz-regressions/).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { corpusFiles, fuzz, fuzzOne } from '../scripts/fuzz-harness.js';
+import { prng } from '../scripts/heap-like.js';
+import { CONFORMANCE, FIXTURES } from './helpers/paths.js';
+
+test('mutated corpus files give only typed errors, quickly (fixed seed, ~15 s budget)', async () => {
+  const files = corpusFiles([CONFORMANCE, join(FIXTURES, 'avro')]);
+  assert.ok(files.length > 40, `${files.length} seed files`);
+  const { cases, failures } = await fuzz(files, 1127, { deadline: performance.now() + 15_000, maxCases: 3000, maxSeconds: 2 });
+  assert.ok(cases >= 300, `only ${cases} cases ran`);
+  assert.deepStrictEqual(
+    failures.map((f) => `${f.source}: ${String(f.error)}`),
+    [],
+  );
+});
+
+test('fuzz regressions replay without a crash', async () => {
+  const dir = join(FIXTURES, 'fuzz-regressions');
+  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.avro')) : [];
+  for (const f of files) {
+    const failure = await fuzzOne(readFileSync(join(dir, f)), f, prng(1), 5);
+    assert.equal(failure, undefined, `${f}: ${String(failure?.error)}`);
+  }
+});
