@@ -56,12 +56,13 @@ async function blocks(file: Buffer, each: (data: Uint8Array, count: number, head
   reader.end();
   let header: { schemaJson: string; codec: string } | undefined;
   let decompress: ReturnType<typeof getDecompressor> | undefined;
+  const scratch = { buf: new Uint8Array(0) };
   for (let e = reader.next(); e; e = reader.next()) {
     if (e.kind === 'header') {
       header = e.header;
       decompress = getDecompressor(e.header.codec);
     } else {
-      each(await decompress!(e.block.data, 1 << 30), e.block.count, header!);
+      each(await decompress!(e.block.data, 1 << 30, scratch), e.block.count, header!);
     }
   }
 }

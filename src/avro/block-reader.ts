@@ -19,7 +19,10 @@ export interface RawBlock {
   readonly index: number;
   /** Number of records the block declares. */
   readonly count: number;
-  /** The block's bytes as written (compressed with the file's codec). */
+  /**
+   * The block's bytes as written (compressed with the file's codec). A view into the input or
+   * into the reader's scratch buffer: valid until the next call of `next()`; copy to keep.
+   */
   readonly data: Uint8Array;
   /** File offset where the block starts (its count varint). */
   readonly offset: number;
@@ -84,7 +87,9 @@ export class BlockReader {
             if (this.ended) this.failTruncatedHeader();
             return undefined;
           }
-          const result = this.guard(() => parseHeader(this.queue.peek(this.queue.available), this.limits));
+          // parse a bounded prefix (not everything buffered): usually the whole header fits in 64 KiB
+          const prefix = Math.min(this.queue.available, Math.max(this.headerNeed, 64 * 1024));
+          const result = this.guard(() => parseHeader(this.queue.peek(prefix), this.limits));
           if ('needBytes' in result) {
             this.headerNeed = result.needBytes;
             if (this.totalBytes !== undefined && result.needBytes > this.totalBytes) this.failTruncatedHeader();
@@ -116,7 +121,7 @@ export class BlockReader {
             return undefined;
           }
           const dataOffset = this.queue.consumed;
-          const data = this.queue.take(this.blockSize);
+          const data = this.queue.take(this.blockSize, true);
           const syncOffset = this.queue.consumed;
           const sync = this.queue.peek(SYNC_SIZE);
           if (!equalBytes(sync, this.header!.sync)) {
@@ -224,12 +229,19 @@ class ChunkQueue {
     this.available += chunk.length;
   }
 
-  /** The next n bytes (n ≤ available), as a view when they sit in one chunk. */
-  peek(n: number): Uint8Array {
+  /** Reused for blocks that span chunks (freshly allocated memory is slow to touch; see bench/README.md). */
+  private scratch = new Uint8Array(0);
+
+  /**
+   * The next n bytes (n ≤ available), as a view when they sit in one chunk; otherwise copied,
+   * into the reusable scratch buffer when `reuse` is set (valid until the next reuse).
+   */
+  peek(n: number, reuse = false): Uint8Array {
     const first = this.chunks[0];
     if (n === 0 || !first) return new Uint8Array(0);
     if (first.length - this.head >= n) return first.subarray(this.head, this.head + n);
-    const out = new Uint8Array(n);
+    if (reuse && this.scratch.length < n) this.scratch = new Uint8Array(Math.max(n, this.scratch.length * 2));
+    const out = reuse ? this.scratch.subarray(0, n) : new Uint8Array(n);
     let filled = 0;
     let pos = this.head;
     for (const c of this.chunks) {
@@ -242,8 +254,8 @@ class ChunkQueue {
     return out;
   }
 
-  take(n: number): Uint8Array {
-    const out = this.peek(n);
+  take(n: number, reuse = false): Uint8Array {
+    const out = this.peek(n, reuse);
     this.skip(n);
     return out;
   }

@@ -3,17 +3,23 @@
  * xz, zstandard). Each decompressor takes one block's bytes and a ceiling on the output
  * size (the decompression-bomb guard) and returns the decompressed bytes.
  *
- * Libraries: node:zlib (deflate, CRC32), `snappy` (napi-rs; its Linux binary comes as an
- * npm optional dependency, so it installs offline), `fzstd` (pure JS; no zstd in Node 20's
- * zlib), `seek-bzip` (pure JS), `xz-decompress` (wasm). Errors carry no location: the
+ * Libraries: node:zlib (deflate, CRC32), our own snappy decoder (./snappy.ts: it writes into
+ * a reused buffer, see there why), `fzstd` (pure JS; no zstd in Node 20's zlib), `seek-bzip`
+ * (pure JS), `xz-decompress` (wasm). Errors carry no location: the
  * container reader adds file, block and offset.
  */
 import zlib from 'node:zlib';
-import { uncompressSync } from 'snappy';
 import * as fzstd from 'fzstd';
 import { AvroFormatError } from '../errors.js';
+import { unsnappyInto, type Scratch } from './snappy.js';
 
-export type Decompressor = (data: Uint8Array, maxBytes: number) => Uint8Array | Promise<Uint8Array>;
+/**
+ * Decompresses one block. `scratch` is the reader's reusable output buffer: a codec may
+ * decompress into it, so the result is valid only until the next block of the same reader.
+ */
+export type Decompressor = (data: Uint8Array, maxBytes: number, scratch: Scratch) => Uint8Array | Promise<Uint8Array>;
+
+export type { Scratch };
 
 export const CODECS: Readonly<Record<string, Decompressor>> = Object.freeze({
   null: (data: Uint8Array, maxBytes: number) => {
@@ -57,33 +63,15 @@ function inflate(data: Uint8Array, maxBytes: number): Uint8Array {
 }
 
 /** Avro snappy: raw snappy data followed by the big-endian CRC32 of the uncompressed bytes. */
-function unsnappy(data: Uint8Array, maxBytes: number): Uint8Array {
+function unsnappy(data: Uint8Array, maxBytes: number, scratch: Scratch): Uint8Array {
   if (data.length < 4) throw new AvroFormatError('AVRO_CODEC', `snappy block of ${data.length} bytes is too short to hold its CRC32`);
-  const payload = data.subarray(0, data.length - 4);
-  // the preamble declares the uncompressed length: check it before snappy allocates it
-  let declared = 0;
-  let shift = 0;
-  let i = 0;
-  for (; i < Math.min(5, payload.length); i++) {
-    const b = payload[i]!;
-    declared += (b & 0x7f) * 2 ** shift;
-    shift += 7;
-    if (b < 0x80) break;
-  }
-  if (i >= Math.min(5, payload.length)) throw new AvroFormatError('AVRO_CODEC', 'snappy data has a malformed length preamble');
-  if (declared > maxBytes) throw tooLarge(declared, maxBytes, 'snappy');
-  let out: Buffer;
-  try {
-    out = uncompressSync(Buffer.from(payload.buffer, payload.byteOffset, payload.length), { asBuffer: true }) as Buffer;
-  } catch (err) {
-    throw new AvroFormatError('AVRO_CODEC', `snappy data is corrupt: ${(err as Error).message}`, {}, { cause: err });
-  }
+  const out = unsnappyInto(data.subarray(0, data.length - 4), scratch, maxBytes);
   const expected = ((data[data.length - 4]! << 24) | (data[data.length - 3]! << 16) | (data[data.length - 2]! << 8) | data[data.length - 1]!) >>> 0;
   const actual = zlib.crc32(out) >>> 0;
   if (actual !== expected) {
     throw new AvroFormatError('AVRO_CRC_MISMATCH', `snappy CRC32 mismatch: block says ${hex32(expected)}, data has ${hex32(actual)}`);
   }
-  return new Uint8Array(out.buffer, out.byteOffset, out.length);
+  return out;
 }
 
 function unzstd(data: Uint8Array, maxBytes: number): Uint8Array {

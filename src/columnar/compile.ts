@@ -185,6 +185,7 @@ class Generator {
       `'use strict';`,
       locals.length > 0 ? `const ${locals.join(', ')};` : '',
       `return function decodeRows(buf, pos, end, rows, rowBase, base) {`,
+      `  const BV = new DataView(buf.buffer, buf.byteOffset, buf.length);`,
       indent(this.prologue.join('\n'), 2),
       `  let r = 0;`,
       `  try {`,
@@ -228,7 +229,7 @@ class Generator {
         break;
       case 'utf8':
       case 'binary':
-        this.prologue.push(`const D${id} = ${c}.data, O${id} = ${c}.off;`, `let d${id} = ${c}.dn;`);
+        this.prologue.push(`const D${id} = ${c}.data, O${id} = ${c}.off, W${id} = new DataView(D${id}.buffer, D${id}.byteOffset, D${id}.length);`, `let d${id} = ${c}.dn;`);
         this.epilogue.push(`${c}.dn = d${id};`);
         break;
       case 'list':
@@ -470,7 +471,7 @@ function copyVar(c: string, len: string, dynamic: boolean): string {
 /** Copies a string/bytes value into an exact column's hoisted buffer; short values byte by byte. */
 function copyVarExact(id: number, len: string): string {
   return [
-    `if (${len} < 48) { for (let k = 0; k < ${len}; k++) D${id}[d${id} + k] = buf[pos + k]; }`,
+    `if (${len} < 48) { let k = 0; for (; k + 4 <= ${len}; k += 4) W${id}.setUint32(d${id} + k, BV.getUint32(pos + k, true), true); for (; k < ${len}; k++) D${id}[d${id} + k] = buf[pos + k]; }`,
     `else D${id}.set(buf.subarray(pos, pos + ${len}), d${id});`,
     `pos += ${len};`,
     `d${id} += ${len};`,

@@ -10,7 +10,7 @@ import type { RecordBatch, Schema } from 'apache-arrow';
 import { HeaplakeError, asHeaplakeError, type ErrorContext } from '../errors.js';
 import { DEFAULT_LIMITS, type BatchBounds, type ReadLimits } from '../defaults.js';
 import { BlockReader, type RawBlock } from '../avro/block-reader.js';
-import { getDecompressor, type Decompressor } from '../avro/codecs.js';
+import { getDecompressor, type Decompressor, type Scratch } from '../avro/codecs.js';
 import type { AvroHeader } from '../avro/header.js';
 import type { AvroSchema } from '../avro/schema.js';
 import { RecordDecoder, compileWriterSchema } from './record-decoder.js';
@@ -48,7 +48,7 @@ export interface AvroReader {
   readonly stats: AvroFileStats;
   /** The decoded batches. Iterate once, and only one of `batches()` / `blocks()`. */
   batches(): AsyncGenerator<RecordBatch>;
-  /** The decompressed blocks, without decoding the records (for inspection). */
+  /** The decompressed blocks, without decoding the records (each valid until the next one is requested). */
   blocks(): AsyncGenerator<DecompressedBlock>;
 }
 
@@ -102,6 +102,7 @@ export async function openAvro(chunks: ByteChunks, options: AvroReadOptions = {}
     throw asHeaplakeError(err, 'AVRO_SCHEMA', where);
   }
   const stats: AvroFileStats = { blocks: 0, records: 0, compressedBytes: 0, decompressedBytes: 0 };
+  const scratch: Scratch = { buf: new Uint8Array(0) };
   let started = false;
 
   async function* blocks(): AsyncGenerator<DecompressedBlock> {
@@ -114,7 +115,7 @@ export async function openAvro(chunks: ByteChunks, options: AvroReadOptions = {}
       const { block } = event;
       let data: Uint8Array;
       try {
-        data = await decompress(block.data, limits.maxDecompressedBlockBytes);
+        data = await decompress(block.data, limits.maxDecompressedBlockBytes, scratch);
       } catch (err) {
         throw locate(err, block, where, 'AVRO_CODEC');
       }
