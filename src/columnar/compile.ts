@@ -293,7 +293,9 @@ class Generator {
       case 'float64':
       case 'fixed':
       case 'decimal':
-        return p.width > 0 ? `B${id}.fill(0, ri * ${p.width}, (ri + 1) * ${p.width});` : '';
+        if (p.width === 0) return '';
+        if (p.width > 16) return `B${id}.fill(0, ri * ${p.width}, (ri + 1) * ${p.width});`;
+        return Array.from({ length: p.width }, (_, k) => `B${id}[ri * ${p.width} + ${k}] = 0;`).join('\n');
       case 'utf8':
       case 'binary':
         return `O${id}[ri + 1] = d${id};`;
