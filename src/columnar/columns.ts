@@ -35,6 +35,14 @@ function grown(current: number, needed: number): number {
   return cap;
 }
 
+/** `arr` itself when it holds `need` entries, else a larger copy of its first `used` entries. */
+function withRoom<T extends Int32Array | Int8Array>(arr: T, used: number, need: number): T {
+  if (arr.length >= need) return arr;
+  const next = new (arr.constructor as new (n: number) => T)(grown(arr.length, need));
+  next.set(arr.subarray(0, used));
+  return next;
+}
+
 /** Validity bookkeeping shared by every column kind. */
 abstract class BaseColumn {
   n = 0;
@@ -169,11 +177,7 @@ export class VarColumn extends BaseColumn implements Column {
 
   reserve(extra: number): void {
     const need = this.n + extra + 1;
-    if (this.off.length < need) {
-      const next = new Int32Array(grown(this.off.length, need));
-      next.set(this.off.subarray(0, this.n + 1));
-      this.off = next;
-    }
+    this.off = withRoom(this.off, this.n + 1, need);
     this.reserveValid(need);
   }
 
@@ -278,11 +282,7 @@ export class ListColumn extends BaseColumn implements Column {
 
   reserve(extra: number): void {
     const need = this.n + extra + 1;
-    if (this.off.length < need) {
-      const next = new Int32Array(grown(this.off.length, need));
-      next.set(this.off.subarray(0, this.n + 1));
-      this.off = next;
-    }
+    this.off = withRoom(this.off, this.n + 1, need);
     this.reserveValid(need);
   }
 
@@ -335,15 +335,8 @@ export class UnionColumn extends BaseColumn implements Column {
 
   reserve(extra: number): void {
     const need = this.n + extra;
-    if (this.ti.length < need) {
-      const cap = grown(this.ti.length, need);
-      const ti = new Int8Array(cap);
-      ti.set(this.ti.subarray(0, this.n));
-      const vo = new Int32Array(cap);
-      vo.set(this.vo.subarray(0, this.n));
-      this.ti = ti;
-      this.vo = vo;
-    }
+    this.ti = withRoom(this.ti, this.n, need);
+    this.vo = withRoom(this.vo, this.n, need);
   }
 
   appendNull(): void {
