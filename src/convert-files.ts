@@ -7,7 +7,7 @@ import type { RecordBatch, Schema } from 'apache-arrow';
 import { UsageError, AvroSchemaError } from './errors.js';
 import type { BatchBounds, ReadLimits } from './defaults.js';
 import { openAvroFile, type AvroReader } from './columnar/read-avro.js';
-import { writeParquetFile, type ParquetWriteOptions } from './sink/parquet-encode.js';
+import { writeParquetFile, type ParquetWriteOptions } from './sink/parquet.js';
 
 export interface ConvertFilesOptions extends ParquetWriteOptions {
   limits?: Partial<ReadLimits>;

@@ -30,6 +30,11 @@ export type ErrorCode =
   | 'AVRO_INVALID_UTF8'
   // valid input we do not handle
   | 'UNSUPPORTED'
+  // Heap export semantics
+  | 'MANIFEST'
+  | 'TIME_PARSE'
+  /** the lake's own metadata (_heaplake/) is unreadable or inconsistent */
+  | 'STATE'
   // everything around the data
   | 'USAGE'
   /** reading the input failed (missing file, network) */
@@ -98,6 +103,11 @@ export class AvroSchemaError extends HeaplakeError {
 /** Valid input that heaplake does not handle (e.g. a recursive schema). */
 export class UnsupportedError extends HeaplakeError {
   override readonly name = 'UnsupportedError';
+}
+
+/** A Heap sync manifest that is missing, malformed or inconsistent. */
+export class ManifestError extends HeaplakeError {
+  override readonly name = 'ManifestError';
 }
 
 /** Bad command-line or library arguments. */

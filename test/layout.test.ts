@@ -26,7 +26,7 @@ test('module boundaries hold', () => {
     if (f.path.startsWith('avro/')) {
       assert.deepStrictEqual(deps.filter((d) => d === 'apache-arrow' || d === 'parquet-wasm' || d.startsWith('@aws-sdk') || d.includes('/columnar/')), [], f.path);
     }
-    if (deps.includes('parquet-wasm')) assert.equal(f.path, 'sink/parquet-encode.ts');
+    if (deps.includes('parquet-wasm')) assert.equal(f.path, 'sink/parquet.ts');
     if (deps.some((d) => d.startsWith('yargs'))) assert.ok(f.path.startsWith('cli/'), f.path);
     if (!f.path.startsWith('cli/')) {
       assert.doesNotMatch(f.text, /process\.exit|console\.log|process\.std(out|err)\.write/, `${f.path} prints or exits`);

@@ -4,12 +4,13 @@
  *
  * Exit codes: 0 success · 1 internal error · 2 usage · 3 bad input data · 4 output failure.
  */
-import yargs from 'yargs';
+import yargs, { type Argv } from 'yargs';
 import { HeaplakeError, type ErrorCode } from '../errors.js';
 import { PARQUET_COMPRESSIONS, DEFAULT_PARQUET_COMPRESSION, type ParquetCompression } from '../defaults.js';
 import { inspectCommand } from './commands/inspect.js';
 import { catCommand } from './commands/cat.js';
 import { convertFileCommand } from './commands/convert-file.js';
+import { convertCommand, planCommand } from './commands/convert.js';
 
 export const EXIT = { ok: 0, internal: 1, usage: 2, badInput: 3, output: 4 } as const;
 
@@ -17,7 +18,7 @@ export function exitCodeFor(err: unknown): number {
   if (!(err instanceof HeaplakeError)) return EXIT.internal;
   const code: ErrorCode = err.code;
   if (code === 'USAGE') return EXIT.usage;
-  if (code === 'IO' || code === 'PARQUET') return EXIT.output;
+  if (code === 'IO' || code === 'PARQUET' || code === 'STATE') return EXIT.output;
   return EXIT.badInput;
 }
 
@@ -39,6 +40,34 @@ export async function main(argv: string[]): Promise<number> {
   const parser = yargs(argv)
     .scriptName('heaplake')
     .usage('$0 <command> [options]\n\nTurn Heap Connect S3 exports (Avro) into Parquet, through Apache Arrow.')
+    .command(
+      'convert',
+      'Convert a Heap Connect S3 export into a partitioned Parquet lake (only what is new since the last run)',
+      (y) =>
+        exportOptions(y)
+          .option('compression', { choices: PARQUET_COMPRESSIONS, default: DEFAULT_PARQUET_COMPRESSION, describe: 'Parquet compression codec' })
+          .option('report', { type: 'string', describe: 'write the run report as JSON to this file' })
+          .option('dry-run', { type: 'boolean', default: false, describe: 'plan and check, write nothing' })
+          .option('strict', { type: 'boolean', default: false, describe: 'an unparseable "time" value is an error instead of a null' })
+          .option('quiet', { type: 'boolean', default: false, describe: 'no progress and no summary' }),
+      async (args) =>
+        run(() =>
+          convertCommand({
+            ...exportArgs(args),
+            compression: args.compression as ParquetCompression,
+            dryRun: args['dry-run'],
+            strict: args.strict,
+            quiet: args.quiet,
+            ...(args.report === undefined ? {} : { report: args.report }),
+          }),
+        )(),
+    )
+    .command(
+      'plan',
+      'Show what "convert" would do: dumps, tables, files and sizes',
+      (y) => exportOptions(y).option('json', { type: 'boolean', default: false, describe: 'print JSON' }),
+      async (args) => run(() => planCommand({ ...exportArgs(args), json: args.json }))(),
+    )
     .command(
       'inspect <file>',
       'Show an Avro file: codec, schema, metadata keys, blocks, rows and sizes',
@@ -82,4 +111,26 @@ export async function main(argv: string[]): Promise<number> {
     });
   await parser.parseAsync();
   return exitCode;
+}
+
+/** Options shared by convert and plan. */
+function exportOptions<T>(y: Argv<T>) {
+  return y
+    .option('source', { type: 'string', demandOption: true, describe: 'the Heap export: a folder with manifests/ and sync_<id>/' })
+    .option('target', { type: 'string', demandOption: true, describe: 'the lake folder' })
+    .option('tables', { type: 'string', array: true, describe: 'only these tables (names or globs)' })
+    .option('exclude-tables', { type: 'string', array: true, describe: 'leave out these tables (names or globs)' })
+    .option('start-date', { type: 'string', describe: 'YYYY-MM-DD: leave out event rows whose time is earlier' })
+    .option('include-event-metadata', { type: 'boolean', default: false, describe: 'pass _event_metadata through (skipped by default)' });
+}
+
+function exportArgs(args: { source: string; target: string; tables?: string[] | undefined; 'exclude-tables'?: string[] | undefined; 'start-date'?: string | undefined; 'include-event-metadata': boolean }) {
+  return {
+    source: args.source,
+    target: args.target,
+    includeEventMetadata: args['include-event-metadata'],
+    ...(args.tables ? { tables: args.tables.flatMap((t) => t.split(',')) } : {}),
+    ...(args['exclude-tables'] ? { excludeTables: args['exclude-tables'].flatMap((t) => t.split(',')) } : {}),
+    ...(args['start-date'] === undefined ? {} : { startDate: args['start-date'] }),
+  };
 }

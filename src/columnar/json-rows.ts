@@ -35,6 +35,15 @@ function formatterFor(type: DataType): Formatter {
   return nullable(valueFormatter(type));
 }
 
+/** A value as display text without JSON quoting (for widening a conflicting column to utf8). */
+export function displayText(type: DataType): (data: Data, i: number) => string {
+  const fmt = valueFormatter(type);
+  return (data, i) => {
+    const text = fmt(data, i);
+    return text.startsWith('"') ? (JSON.parse(text) as string) : text;
+  };
+}
+
 function valueFormatter(type: DataType): Formatter {
   switch (type.typeId) {
     case Type.Null:

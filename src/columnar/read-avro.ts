@@ -50,6 +50,8 @@ export interface AvroReader {
   batches(): AsyncGenerator<RecordBatch>;
   /** The decompressed blocks, without decoding the records (each valid until the next one is requested). */
   blocks(): AsyncGenerator<DecompressedBlock>;
+  /** Stops reading (closes the input) when the rest is not needed, e.g. after the header. */
+  close(): Promise<void>;
 }
 
 /** Reads up to the header and returns a reader for the rest. */
@@ -142,7 +144,10 @@ export async function openAvro(chunks: ByteChunks, options: AvroReadOptions = {}
     if (last) yield last;
   }
 
-  return { header, avroSchema, schema: decoder.schema, stats, batches, blocks };
+  const close = async () => {
+    await input.return?.();
+  };
+  return { header, avroSchema, schema: decoder.schema, stats, batches, blocks, close };
 }
 
 /** Opens a local file (streamed in 1 MiB chunks). */

@@ -12,7 +12,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { basename, dirname, join } from 'node:path';
 import * as pw from 'parquet-wasm';
-import { RecordBatch, Table, tableToIPC, type Schema, Type, type Field, type DataType } from 'apache-arrow';
+import { RecordBatch, Table, tableFromIPC, tableToIPC, type Schema, Type, type Field, type DataType } from 'apache-arrow';
 import { HeaplakeError, SinkError, UnsupportedError } from '../errors.js';
 import { DEFAULT_PARQUET_COMPRESSION, DEFAULT_ROW_GROUP_ROWS, type ParquetCompression } from '../defaults.js';
 
@@ -125,4 +125,10 @@ export async function writeParquetFile(
     const io = err instanceof Error && 'syscall' in err;
     throw new SinkError(io ? 'IO' : 'PARQUET', `cannot write ${path}: ${(err as Error).message ?? String(err)}`, { file: path }, { cause: err });
   }
+}
+
+/** Reads a whole Parquet file (written by heaplake) back into Arrow RecordBatches. */
+export function readParquetBytes(bytes: Uint8Array): Table {
+  const wasmTable = pw.readParquet(bytes, { batchSize: 64 * 1024 });
+  return tableFromIPC(wasmTable.intoIPCStream());
 }

@@ -1,0 +1,72 @@
+/** `heaplake convert` and `heaplake plan`: the whole export → the lake. */
+import { writeFile } from 'node:fs/promises';
+import { convert, plan, type ConvertOptions, type RunReport } from '../../convert.js';
+import { formatBytes, progress } from '../progress.js';
+
+export interface ConvertCommandOptions extends Omit<ConvertOptions, 'onProgress' | 'onLog'> {
+  report?: string;
+  quiet: boolean;
+}
+
+export async function convertCommand(options: ConvertCommandOptions): Promise<void> {
+  const p = progress(options.quiet);
+  const report = await convert({
+    ...options,
+    onLog: (line) => p.log(line),
+    onProgress: (e) =>
+      p.update(`[${e.filesDone}/${e.filesTotal} files, ${formatBytes(e.bytesDone)}/${formatBytes(e.bytesTotal)}] ${e.table}: ${e.file} (${e.rows} rows)`),
+  });
+  p.done();
+  if (options.report) await writeFile(options.report, JSON.stringify(report, null, 2) + '\n');
+  if (!options.quiet) process.stdout.write(summary(report) + '\n');
+}
+
+export async function planCommand(options: Omit<ConvertOptions, 'dryRun'> & { json: boolean }): Promise<void> {
+  const { plan: runPlan, state } = await plan(options);
+  if (options.json) {
+    process.stdout.write(JSON.stringify(runPlan, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n');
+    return;
+  }
+  const lines = [`source: ${runPlan.source}`, `dumps: ${runPlan.dumps.map((d) => d.dumpId).join(', ') || 'none'}`];
+  if (runPlan.tables.length === 0) lines.push('nothing to do: every table is up to date');
+  for (const t of runPlan.tables) {
+    const files = t.dumps.reduce((n, d) => n + d.files.length, 0);
+    const bytes = t.dumps.reduce((n, d) => n + d.files.reduce((m, f) => m + f.size, 0), 0);
+    const from = t.previousDumpId === undefined ? 'new table' : `after dump ${t.previousDumpId}`;
+    lines.push(`  ${t.table}: ${t.mode} (${from}) with dump(s) ${t.dumps.map((d) => d.dumpId).join(', ')}: ${files} file(s), ${formatBytes(bytes)}`);
+  }
+  for (const s of runPlan.skipped) lines.push(`  ${s.table}: ${s.reason}`);
+  if (runPlan.ignoredKeys.length > 0) lines.push(`ignored under manifests/: ${runPlan.ignoredKeys.join(', ')}`);
+  lines.push(`lake: ${Object.keys(state.tables).length} table(s) committed`);
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+function summary(r: RunReport): string {
+  const lines: string[] = [];
+  if (r.dryRun) {
+    lines.push(`dry run: nothing written. Would convert:`);
+    for (const t of r.planned) lines.push(`  ${t.table}: ${t.mode} with dump(s) ${t.dumps.join(', ')} (${t.files} file(s), ${formatBytes(t.bytes)})`);
+    return lines.join('\n');
+  }
+  if (r.tables.length === 0) return `nothing to do: the lake at ${r.target} is up to date with ${r.source}`;
+  const head = ['table', 'mode', 'dumps', 'files', 'rows in', 'dups dropped', 'filtered', 'rows out', 'bytes out', 'seconds'];
+  const rows = r.tables.map((t) => [
+    t.table,
+    t.mode,
+    String(t.dumps.length),
+    String(t.files),
+    String(t.rowsIn),
+    String(t.duplicates),
+    String(t.filtered),
+    String(t.rowsOut),
+    formatBytes(t.bytesOut),
+    t.seconds.toFixed(2),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const fmt = (row: string[]) => row.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  lines.push(`converted ${r.source} → ${r.target} (run ${r.runId}, ${r.seconds.toFixed(2)} s)`, '', fmt(head), fmt(widths.map((w) => '-'.repeat(w))), ...rows.map(fmt));
+  const warnings = r.tables.flatMap((t) => t.warnings.map((w) => `  ${t.table}: ${w}`));
+  if (warnings.length > 0) lines.push('', 'warnings:', ...warnings);
+  if (r.skipped.length > 0) lines.push('', 'not converted:', ...r.skipped.map((s) => `  ${s.table}: ${s.reason}`));
+  return lines.join('\n');
+}

@@ -1,0 +1,46 @@
+/**
+ * Publishing a run: every task's files are staged under `_heaplake/staging/<run>/`; the commit
+ * moves them to their final paths (new, unique names: nothing live is overwritten), then
+ * writes the new state atomically — the commit point — then deletes the files it made
+ * obsolete. A crash before the state write leaves the old state in force (the moved files are
+ * orphans the next run removes); a crash after it leaves only obsolete files behind, which
+ * the next run removes too. Readers that go through the state never see a mix.
+ */
+import type { Target } from '../sink/target.js';
+import type { TaskResult } from '../table-task.js';
+import { STAGING_DIR, STATE_DIR } from '../manifest/tables.js';
+import { STATE_PATH, encodeState, type LakeState } from './state.js';
+
+export async function commitRun(target: Target, previous: LakeState, runId: string, results: readonly TaskResult[]): Promise<LakeState> {
+  for (const r of results) for (const s of r.staged) await target.move(s.from, s.to);
+  const tables = { ...previous.tables };
+  for (const r of results) tables[r.table] = r.state;
+  const sorted = Object.fromEntries(Object.entries(tables).sort(([a], [b]) => (a < b ? -1 : 1)));
+  const next: LakeState = { format: 'heaplake-lake', version: 1, committedAt: new Date().toISOString(), runId, tables: sorted };
+  await target.writeAtomic(STATE_PATH, encodeState(next));
+  for (const r of results) for (const path of r.obsolete) await target.remove(path);
+  await target.removeTree(`${STAGING_DIR}/${runId}`);
+  return next;
+}
+
+/**
+ * Removes what a failed run left behind: staging folders, and Parquet files in table folders
+ * that the committed state does not list. Returns the removed paths.
+ */
+export async function removeOrphans(target: Target, state: LakeState): Promise<string[]> {
+  const live = new Set(Object.values(state.tables).flatMap((t) => t.files.map((f) => f.path)));
+  const removed: string[] = [];
+  for (const path of await target.list('')) {
+    if (path.startsWith(`${STATE_DIR}/`)) {
+      if (path.startsWith(`${STAGING_DIR}/`)) removed.push(path);
+      continue;
+    }
+    // only files heaplake names: <table>/[dt=…/]part-<dump>-<n>.parquet
+    if (/(^|\/)part-\d+-\d+\.parquet$/.test(path) && !live.has(path)) {
+      await target.remove(path);
+      removed.push(path);
+    }
+  }
+  await target.removeTree(STAGING_DIR);
+  return removed;
+}

@@ -1,0 +1,150 @@
+/**
+ * The main job: a Heap export → a partitioned Parquet lake. The run is plan → independent
+ * table tasks → one commit (the tasks run one after another here; the plan and the task
+ * results are plain data, so another runner can spread them out).
+ *
+ *   const report = await convert({ source: 'export/', target: 'lake/' });
+ */
+import { randomBytes } from 'node:crypto';
+import { UsageError } from './errors.js';
+import { DEFAULT_PARQUET_COMPRESSION, type BatchBounds, type ParquetCompression, type ReadLimits } from './defaults.js';
+import type { Source } from './source/source.js';
+import { localSource } from './source/local-source.js';
+import type { Target } from './sink/target.js';
+import { localTarget } from './sink/local-target.js';
+import { planRun, type PlanOptions, type RunPlan } from './manifest/plan.js';
+import { STAGING_DIR, readState, type LakeState } from './commit/state.js';
+import { commitRun, removeOrphans } from './commit/commit.js';
+import { runTableTask, type TableStats, type TaskResult } from './table-task.js';
+
+export interface ConvertOptions extends PlanOptions {
+  /** A folder with the export's layout, or a Source. */
+  source: string | Source;
+  /** The lake folder, or a Target. */
+  target: string | Target;
+  compression?: ParquetCompression;
+  /** Unparseable `time` values stop the run instead of becoming null. */
+  strict?: boolean;
+  /** Plan only: read manifests and check files, write nothing. */
+  dryRun?: boolean;
+  limits?: Partial<ReadLimits>;
+  batch?: Partial<BatchBounds>;
+  /** Most rows per Parquet file (default 1,000,000). */
+  maxRowsPerFile?: number;
+  /** Progress: a file was read. */
+  onProgress?: (p: { table: string; file: string; rows: number; bytes: number; filesDone: number; filesTotal: number; bytesDone: number; bytesTotal: number }) => void;
+  /** Lines worth telling a person (skipped tables, cleanup). */
+  onLog?: (line: string) => void;
+  /** Test hook: called after each task, before the commit (throw to simulate a crash). */
+  afterTask?: (table: string) => void;
+}
+
+export interface RunReport {
+  readonly runId: string;
+  readonly source: string;
+  readonly target: string;
+  readonly dryRun: boolean;
+  readonly committed: boolean;
+  readonly startedAt: string;
+  readonly seconds: number;
+  readonly dumps: readonly string[];
+  readonly tables: readonly TableStats[];
+  readonly planned: readonly { table: string; mode: string; dumps: string[]; files: number; bytes: number }[];
+  readonly skipped: readonly { table: string; reason: string }[];
+  readonly ignoredKeys: readonly string[];
+  readonly orphansRemoved: readonly string[];
+}
+
+export function resolveSource(source: string | Source): Source {
+  if (typeof source !== 'string') return source;
+  if (source.startsWith('s3://')) throw new UsageError('USAGE', `S3 sources are not supported yet: ${source} (use a local folder)`);
+  return localSource(source);
+}
+
+export function resolveTarget(target: string | Target): Target {
+  if (typeof target !== 'string') return target;
+  if (target.startsWith('s3://')) throw new UsageError('USAGE', `S3 targets are not supported yet: ${target} (use a local folder)`);
+  return localTarget(target);
+}
+
+/** What a run would do, without writing anything. */
+export async function plan(options: Omit<ConvertOptions, 'dryRun'>): Promise<{ plan: RunPlan; state: LakeState }> {
+  const source = resolveSource(options.source);
+  const target = resolveTarget(options.target);
+  const state = await readState(target);
+  return { plan: await planRun(source, state, options), state };
+}
+
+export async function convert(options: ConvertOptions): Promise<RunReport> {
+  const started = performance.now();
+  const startedAt = new Date().toISOString();
+  const source = resolveSource(options.source);
+  const target = resolveTarget(options.target);
+  const runId = `${startedAt.replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomBytes(4).toString('hex')}`;
+  const state = await readState(target);
+  const orphansRemoved = options.dryRun ? [] : await removeOrphans(target, state);
+  if (orphansRemoved.length > 0) options.onLog?.(`removed ${orphansRemoved.length} file(s) left by an earlier failed run`);
+  const runPlan = await planRun(source, state, options);
+  for (const s of runPlan.skipped) options.onLog?.(`${s.table}: ${s.reason}`);
+
+  const filesTotal = runPlan.tables.reduce((n, t) => n + t.dumps.reduce((m, d) => m + d.files.length, 0), 0);
+  const bytesTotal = runPlan.tables.reduce((n, t) => n + t.dumps.reduce((m, d) => m + d.files.reduce((k, f) => k + f.size, 0), 0), 0);
+  const results: TaskResult[] = [];
+  let filesDone = 0;
+  let bytesDone = 0;
+  if (!options.dryRun) {
+    try {
+      await runTasks();
+    } catch (err) {
+      // nothing of this run is visible: drop what it staged (a crash leaves it to the next run)
+      await target.removeTree(`${STAGING_DIR}/${runId}`).catch(() => undefined);
+      throw err;
+    }
+    if (results.length > 0) await commitRun(target, state, runId, results);
+  }
+  async function runTasks(): Promise<void> {
+    for (const tablePlan of runPlan.tables) {
+      results.push(
+        await runTableTask(tablePlan, {
+          source,
+          target,
+          state,
+          runId,
+          startMicros: runPlan.startMicros,
+          strict: options.strict ?? false,
+          compression: options.compression ?? DEFAULT_PARQUET_COMPRESSION,
+          maxRowsPerFile: options.maxRowsPerFile ?? 1_000_000,
+          ...(options.limits ? { limits: options.limits } : {}),
+          ...(options.batch ? { batch: options.batch } : {}),
+          onProgress: (p) => {
+            filesDone++;
+            bytesDone += p.bytes;
+            options.onProgress?.({ ...p, filesDone, filesTotal, bytesDone, bytesTotal });
+          },
+        }),
+      );
+      options.afterTask?.(tablePlan.table);
+    }
+  }
+  return {
+    runId,
+    source: source.description,
+    target: target.description,
+    dryRun: options.dryRun ?? false,
+    committed: !options.dryRun && results.length > 0,
+    startedAt,
+    seconds: (performance.now() - started) / 1000,
+    dumps: runPlan.dumps.map((d) => String(d.dumpId)),
+    tables: results.map((r) => r.stats),
+    planned: runPlan.tables.map((t) => ({
+      table: t.table,
+      mode: t.mode,
+      dumps: t.dumps.map((d) => String(d.dumpId)),
+      files: t.dumps.reduce((n, d) => n + d.files.length, 0),
+      bytes: t.dumps.reduce((n, d) => n + d.files.reduce((m, f) => m + f.size, 0), 0),
+    })),
+    skipped: runPlan.skipped,
+    ignoredKeys: runPlan.ignoredKeys,
+    orphansRemoved,
+  };
+}

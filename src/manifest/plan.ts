@@ -1,0 +1,177 @@
+/**
+ * The plan of a run: which dumps exist, and for each table what to apply — a pure function of
+ * the manifests, the options and the lake's committed state. Everything that can be checked
+ * before output changes is checked here: every manifest parses, dump ids are unique, every
+ * listed file exists (all missing files are reported at once).
+ *
+ * Per table: the dumps newer than the table's last applied dump, in numeric order. If one of
+ * them is a full resync (`incremental: false`; `user_migrations` always), the table is
+ * replaced from the latest such dump and earlier ones are skipped; otherwise the new dumps
+ * are merged into the table. Files of the skipped dumps still count for the schema merge, so
+ * a one-shot run and an incremental one agree on the columns.
+ */
+import { ManifestError, UsageError } from '../errors.js';
+import type { Source } from '../source/source.js';
+import type { LakeState } from '../commit/state.js';
+import { MANIFEST_KEY, parseManifest, type HeapManifest } from './manifest.js';
+import { EVENT_METADATA, checkTableName, globMatcher, isEventLike, keyColumn, tableKind } from './tables.js';
+
+export interface PlanOptions {
+  /** Only tables matching these names or globs. */
+  tables?: readonly string[];
+  /** Leave out tables matching these names or globs. */
+  excludeTables?: readonly string[];
+  /** Pass `_event_metadata` through (without de-duplication) instead of skipping it. */
+  includeEventMetadata?: boolean;
+  /** YYYY-MM-DD: rows of event-like tables earlier than this are left out (and counted). */
+  startDate?: string;
+}
+
+export interface PlannedFile {
+  readonly key: string;
+  readonly size: number;
+}
+
+export interface PlannedDump {
+  readonly dumpId: bigint;
+  readonly incremental: boolean;
+  readonly files: readonly PlannedFile[];
+  /** Columns the manifest announces for this table in this dump. */
+  readonly columns: readonly string[] | undefined;
+}
+
+export interface TablePlan {
+  readonly table: string;
+  readonly key: string | undefined;
+  readonly partitioned: boolean;
+  /** replace: start from empty (a full resync); merge: upsert into what the lake holds. */
+  readonly mode: 'replace' | 'merge';
+  /** The dumps to apply, in order. */
+  readonly dumps: readonly PlannedDump[];
+  /** Dumps of this run that a later full resync supersedes (read for their schema only). */
+  readonly superseded: readonly PlannedDump[];
+  /** The dump to record as applied. */
+  readonly lastDumpId: bigint;
+  readonly previousDumpId: bigint | undefined;
+}
+
+export interface RunPlan {
+  readonly source: string;
+  /** Every valid manifest, in dump order. */
+  readonly dumps: readonly { key: string; dumpId: bigint; tables: readonly string[] }[];
+  readonly tables: readonly TablePlan[];
+  /** Tables with nothing new, or left out by an option, and why. */
+  readonly skipped: readonly { table: string; reason: string }[];
+  /** Keys under manifests/ that are not sync manifests. */
+  readonly ignoredKeys: readonly string[];
+  /** Start date as epoch microseconds, when given. */
+  readonly startMicros: number | undefined;
+}
+
+export async function planRun(source: Source, state: LakeState, options: PlanOptions = {}): Promise<RunPlan> {
+  const startMicros = parseStartDate(options.startDate);
+  const ignoredKeys: string[] = [];
+  const found: { key: string; id: bigint }[] = [];
+  for await (const obj of source.list('manifests/')) {
+    const m = MANIFEST_KEY.exec(obj.key);
+    if (m) found.push({ key: obj.key, id: BigInt(m[1]!) });
+    else ignoredKeys.push(obj.key);
+  }
+  // numeric order: sync_99 before sync_100 (a real bug in other loaders)
+  found.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.key < b.key ? -1 : 1));
+  const manifests: HeapManifest[] = [];
+  let bucket = source.bucket;
+  for (const { key } of found) {
+    const manifest = parseManifest(key, await source.readAll(key), bucket);
+    bucket ??= manifest.bucket;
+    const previous = manifests[manifests.length - 1];
+    if (previous && previous.dumpId === manifest.dumpId) {
+      throw new ManifestError('MANIFEST', `manifests ${previous.key} and ${key} both have dump_id ${manifest.dumpId}`, { file: key, field: 'dump_id' });
+    }
+    for (const t of manifest.tables) checkTableName(t.name, key);
+    manifests.push(manifest);
+  }
+
+  const include = options.tables && options.tables.length > 0 ? globMatcher(options.tables) : () => true;
+  const exclude = options.excludeTables && options.excludeTables.length > 0 ? globMatcher(options.excludeTables) : () => false;
+  const names = [...new Set(manifests.flatMap((m) => m.tables.map((t) => t.name)))].sort();
+  const skipped: { table: string; reason: string }[] = [];
+  const chosen: { table: string; dumps: PlannedDump[]; previous: bigint | undefined }[] = [];
+  for (const table of names) {
+    if (table === EVENT_METADATA && !options.includeEventMetadata) {
+      skipped.push({ table, reason: 'skipped by default (--include-event-metadata passes it through)' });
+      continue;
+    }
+    if (!include(table) || exclude(table)) {
+      skipped.push({ table, reason: 'left out by --tables / --exclude-tables' });
+      continue;
+    }
+    const last = state.tables[table]?.lastDumpId;
+    const previous = last === undefined ? undefined : BigInt(last);
+    const dumps: PlannedDump[] = [];
+    for (const m of manifests) {
+      if (previous !== undefined && m.dumpId <= previous) continue;
+      const entry = m.tables.find((t) => t.name === table);
+      if (!entry) continue;
+      dumps.push({ dumpId: m.dumpId, incremental: entry.incremental, files: entry.files.map((key) => ({ key, size: -1 })), columns: entry.columns });
+    }
+    if (dumps.length === 0) {
+      skipped.push({ table, reason: previous === undefined ? 'no dumps' : `up to date (dump ${previous})` });
+      continue;
+    }
+    chosen.push({ table, dumps, previous });
+  }
+
+  // every file the run will touch must exist before anything is written
+  const missing: string[] = [];
+  const sizes = new Map<string, number>();
+  for (const { dumps } of chosen) {
+    for (const d of dumps) {
+      for (const f of d.files) {
+        if (sizes.has(f.key)) continue;
+        const size = await source.size(f.key);
+        if (size === undefined) missing.push(f.key);
+        else sizes.set(f.key, size);
+      }
+    }
+  }
+  if (missing.length > 0) {
+    const list = missing.slice(0, 20).join(', ') + (missing.length > 20 ? `, and ${missing.length - 20} more` : '');
+    throw new ManifestError('MANIFEST', `${missing.length} file(s) listed in manifests are missing from ${source.description}: ${list}`, { file: missing[0]! });
+  }
+
+  const tables: TablePlan[] = chosen.map(({ table, dumps, previous }) => {
+    const withSizes = dumps.map((d) => ({ ...d, files: d.files.map((f) => ({ key: f.key, size: sizes.get(f.key)! })) }));
+    const full = tableKind(table) === 'user_migrations' ? withSizes.map((_, i) => i) : withSizes.flatMap((d, i) => (d.incremental ? [] : [i]));
+    const from = full.length > 0 ? full[full.length - 1]! : -1;
+    return {
+      table,
+      key: keyColumn(table),
+      partitioned: isEventLike(table),
+      mode: from >= 0 ? 'replace' : 'merge',
+      dumps: withSizes.slice(Math.max(from, 0)),
+      superseded: withSizes.slice(0, Math.max(from, 0)),
+      lastDumpId: withSizes[withSizes.length - 1]!.dumpId,
+      previousDumpId: previous,
+    };
+  });
+
+  return {
+    source: source.description,
+    dumps: manifests.map((m) => ({ key: m.key, dumpId: m.dumpId, tables: m.tables.map((t) => t.name) })),
+    tables,
+    skipped,
+    ignoredKeys,
+    startMicros,
+  };
+}
+
+function parseStartDate(date: string | undefined): number | undefined {
+  if (date === undefined) return undefined;
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(date);
+  const ms = m ? Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) : NaN;
+  if (!m || Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== date) {
+    throw new UsageError('USAGE', `--start-date must be a date as YYYY-MM-DD, got ${JSON.stringify(date)}`);
+  }
+  return ms * 1000;
+}

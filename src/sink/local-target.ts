@@ -1,0 +1,75 @@
+/** A lake in a local folder. */
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { SinkError } from '../errors.js';
+import { isSafeKey } from '../source/source.js';
+import { writeParquetFile } from './parquet.js';
+import type { Target } from './target.js';
+
+export function localTarget(root: string): Target {
+  const base = resolve(root);
+  const pathOf = (path: string): string => {
+    if (!isSafeKey(path)) throw new SinkError('IO', `unsafe lake path ${JSON.stringify(path)}`, { file: path });
+    return join(base, ...path.split('/'));
+  };
+  const io = async <T>(path: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof SinkError) throw err;
+      throw new SinkError('IO', `${(err as Error).message}`, { file: path }, { cause: err });
+    }
+  };
+  return {
+    description: base,
+    async readText(path) {
+      try {
+        return await readFile(pathOf(path), 'utf8');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw new SinkError('IO', (err as Error).message, { file: path }, { cause: err });
+      }
+    },
+    readBytes: (path) => io(path, () => readFile(pathOf(path))),
+    writeAtomic: (path, bytes) =>
+      io(path, async () => {
+        const full = pathOf(path);
+        await mkdir(dirname(full), { recursive: true });
+        const tmp = `${full}.tmp-${process.pid}`;
+        await writeFile(tmp, bytes);
+        await rename(tmp, full);
+      }),
+    async writeParquet(path, schema, batches, options) {
+      const full = pathOf(path);
+      await io(path, () => mkdir(dirname(full), { recursive: true }));
+      await writeParquetFile(full, schema, batches, options);
+      return (await stat(full)).size;
+    },
+    async list(prefix) {
+      const out: string[] = [];
+      const walk = async (dir: string, rel: string) => {
+        let entries;
+        try {
+          entries = await readdir(dir, { withFileTypes: true });
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+          throw new SinkError('IO', (err as Error).message, { file: rel }, { cause: err });
+        }
+        for (const e of entries) {
+          const r = rel ? `${rel}/${e.name}` : e.name;
+          if (e.isDirectory()) await walk(join(dir, e.name), r);
+          else out.push(r);
+        }
+      };
+      await walk(prefix ? pathOf(prefix) : base, prefix);
+      return out.sort();
+    },
+    move: (from, to) =>
+      io(to, async () => {
+        await mkdir(dirname(pathOf(to)), { recursive: true });
+        await rename(pathOf(from), pathOf(to));
+      }),
+    remove: (path) => io(path, () => rm(pathOf(path), { force: true })),
+    removeTree: (prefix) => io(prefix, () => rm(pathOf(prefix), { recursive: true, force: true })),
+  };
+}

@@ -1,0 +1,24 @@
+/**
+ * Where the lake is written. Paths are '/'-separated and relative to the lake root. The local
+ * folder adapter is here; S3 comes behind the same interface.
+ */
+import type { RecordBatch, Schema } from 'apache-arrow';
+import type { ParquetWriteOptions } from './parquet.js';
+
+export interface Target {
+  /** Shown to people: a folder path or an s3:// URI. */
+  readonly description: string;
+  /** A small file's text, or undefined when it does not exist. */
+  readText(path: string): Promise<string | undefined>;
+  readBytes(path: string): Promise<Uint8Array>;
+  /** Writes a small file so that readers see the old or the new content, never a mix. */
+  writeAtomic(path: string, bytes: Uint8Array): Promise<void>;
+  /** Streams batches into a Parquet file; nothing is left at `path` on failure. Returns its size. */
+  writeParquet(path: string, schema: Schema, batches: AsyncIterable<RecordBatch>, options: ParquetWriteOptions): Promise<number>;
+  /** Every file below `prefix` (a folder path), recursively. */
+  list(prefix: string): Promise<string[]>;
+  move(from: string, to: string): Promise<void>;
+  remove(path: string): Promise<void>;
+  /** Removes a folder and everything below it. */
+  removeTree(prefix: string): Promise<void>;
+}

@@ -1,0 +1,413 @@
+/**
+ * One table's task: read the planned Avro files, merge their schemas with the lake's, apply
+ * the start date, de-duplicate on the key, merge with the rows already in the lake, and write
+ * the affected partitions as Parquet into the run's staging area. The task changes nothing
+ * the lake's readers see: the commit (src/commit/commit.ts) publishes every task at once.
+ *
+ * Tasks are independent of each other (one table each), so a later issue can run them on a
+ * cluster; their results are plain data.
+ */
+import { RecordBatch, makeData, Struct, type Data, type Schema } from 'apache-arrow';
+import { HeaplakeError, asHeaplakeError } from './errors.js';
+import type { BatchBounds, ParquetCompression, ReadLimits } from './defaults.js';
+import type { Source } from './source/source.js';
+import type { Target } from './sink/target.js';
+import type { TablePlan } from './manifest/plan.js';
+import { isEventLike, microsColumns } from './manifest/tables.js';
+import { openAvro } from './columnar/read-avro.js';
+import { gatherColumn, newGatherStats, type GatherStats, type RowRefs } from './columnar/gather.js';
+import { lakeSchema, mergeColumns, typeSpec, type TypeSpec } from './schema/merge.js';
+import { dedupe } from './dedupe/dedupe.js';
+import { KeyIndex } from './dedupe/key-index.js';
+import { readParquetBytes } from './sink/parquet.js';
+import { STAGING_DIR, type LakeColumn, type LakeFile, type LakeState, type TableState } from './commit/state.js';
+
+export interface TaskContext {
+  readonly source: Source;
+  readonly target: Target;
+  readonly state: LakeState;
+  readonly runId: string;
+  readonly startMicros: number | undefined;
+  /** Unparseable `time` values are an error instead of a null. */
+  readonly strict: boolean;
+  readonly compression: ParquetCompression;
+  readonly limits?: Partial<ReadLimits>;
+  readonly batch?: Partial<BatchBounds>;
+  /** Most rows per output file (row groups are bounded by bytes inside it). */
+  readonly maxRowsPerFile: number;
+  readonly onProgress?: (p: { table: string; file: string; rows: number; bytes: number }) => void;
+}
+
+export interface TableStats {
+  table: string;
+  mode: 'replace' | 'merge';
+  dumps: string[];
+  files: number;
+  bytesIn: number;
+  rowsIn: number;
+  duplicates: number;
+  nullKeys: number;
+  filtered: number;
+  rowsOut: number;
+  filesWritten: number;
+  filesRemoved: number;
+  bytesOut: number;
+  seconds: number;
+  unparsedTimes: number;
+  unparsedExamples: string[];
+  inexactDoubles: number;
+  warnings: string[];
+}
+
+export interface TaskResult {
+  readonly table: string;
+  readonly state: TableState;
+  /** Files written into staging, and where the commit moves them. */
+  readonly staged: readonly { from: string; to: string }[];
+  /** Live files the commit makes obsolete (deleted after the state is written). */
+  readonly obsolete: readonly string[];
+  readonly stats: TableStats;
+}
+
+interface SourceBatch {
+  readonly batch: RecordBatch;
+  /** Dump ordinal (0-based within this run); -1 for rows already in the lake. */
+  readonly dump: number;
+}
+
+const DAY_MICROS = 86_400_000_000;
+const NULL_PARTITION = 'dt=__HIVE_DEFAULT_PARTITION__';
+
+/** Heap's timestamp columns get their Arrow type before merging (§3.3 of the spec). */
+function fileColumns(table: string, schema: Schema): { name: string; type: TypeSpec }[] {
+  const micros = microsColumns(table);
+  return schema.fields.map((f) => {
+    let type = typeSpec(f.type, f.name);
+    if (isEventLike(table) && f.name === 'time' && (type === 'utf8' || type.startsWith('timestamp'))) type = 'timestamp[us,UTC]';
+    if (micros.includes(f.name) && type === 'int64') type = 'timestamp[us,UTC]';
+    return { name: f.name, type };
+  });
+}
+
+function column(batch: RecordBatch, name: string): Data | undefined {
+  const i = batch.schema.fields.findIndex((f) => f.name === name);
+  return i < 0 ? undefined : batch.data.children[i];
+}
+
+function dayPartition(micros: number): string {
+  if (Number.isNaN(micros)) return NULL_PARTITION;
+  return 'dt=' + new Date(Math.floor(micros / DAY_MICROS) * 86_400_000).toISOString().slice(0, 10);
+}
+
+/** µs of a gathered Timestamp(µs) column, per row (NaN when null). */
+function microsOf(d: Data): Float64Array {
+  const out = new Float64Array(d.length);
+  const v = d.values as BigInt64Array;
+  const i32 = new Int32Array(v.buffer, v.byteOffset, v.length * 2);
+  for (let i = 0; i < d.length; i++) {
+    const at = d.offset + i;
+    const valid = d.nullCount === 0 || !d.nullBitmap || ((d.nullBitmap[at >> 3]! >> (at & 7)) & 1) === 1;
+    out[i] = valid ? i32[at * 2 + 1]! * 0x100000000 + (i32[at * 2]! >>> 0) : NaN;
+  }
+  return out;
+}
+
+function refsFrom(batches: readonly SourceBatch[], from = 0): RowRefs {
+  let n = 0;
+  for (let b = from; b < batches.length; b++) n += batches[b]!.batch.numRows;
+  const batch = new Int32Array(n);
+  const row = new Int32Array(n);
+  let i = 0;
+  for (let b = from; b < batches.length; b++) {
+    for (let r = 0; r < batches[b]!.batch.numRows; r++, i++) {
+      batch[i] = b;
+      row[i] = r;
+    }
+  }
+  return { batch, row, length: n };
+}
+
+function pick(refs: RowRefs, indices: ArrayLike<number>, count = indices.length): RowRefs {
+  const batch = new Int32Array(count);
+  const row = new Int32Array(count);
+  for (let i = 0; i < count; i++) {
+    batch[i] = refs.batch[indices[i]!]!;
+    row[i] = refs.row[indices[i]!]!;
+  }
+  return { batch, row, length: count };
+}
+
+function concatRefs(a: RowRefs, b: RowRefs): RowRefs {
+  const batch = new Int32Array(a.length + b.length);
+  const row = new Int32Array(a.length + b.length);
+  batch.set(a.batch.subarray(0, a.length));
+  batch.set(b.batch.subarray(0, b.length), a.length);
+  row.set(a.row.subarray(0, a.length));
+  row.set(b.row.subarray(0, b.length), a.length);
+  return { batch, row, length: a.length + b.length };
+}
+
+export async function runTableTask(plan: TablePlan, ctx: TaskContext): Promise<TaskResult> {
+  const started = performance.now();
+  const { table } = plan;
+  const previous = ctx.state.tables[table];
+  const stats: TableStats = {
+    table,
+    mode: plan.mode,
+    dumps: plan.dumps.map((d) => String(d.dumpId)),
+    files: 0,
+    bytesIn: 0,
+    rowsIn: 0,
+    duplicates: 0,
+    nullKeys: 0,
+    filtered: 0,
+    rowsOut: 0,
+    filesWritten: 0,
+    filesRemoved: 0,
+    bytesOut: 0,
+    seconds: 0,
+    unparsedTimes: 0,
+    unparsedExamples: [],
+    inexactDoubles: 0,
+    warnings: [],
+  };
+  const readOptions = (key: string, size: number) => ({
+    file: key,
+    totalBytes: size,
+    ...(ctx.limits ? { limits: ctx.limits } : {}),
+    ...(ctx.batch ? { batch: ctx.batch } : {}),
+  });
+
+  // 1. schemas: the lake's columns first (they never disappear), then every file of the run
+  const lists: { name: string; type: TypeSpec }[][] = [previous ? previous.columns.map((c) => ({ name: c.name, type: c.type })) : []];
+  for (const dump of [...plan.superseded, ...plan.dumps]) {
+    for (const f of dump.files) {
+      const reader = await openAvro(ctx.source.read(f.key), readOptions(f.key, f.size));
+      await reader.close();
+      const cols = fileColumns(table, reader.schema);
+      lists.push(cols);
+      if (dump.columns && plan.dumps.includes(dump)) {
+        const avro = new Set(cols.map((c) => c.name));
+        const announced = new Set(dump.columns);
+        const extra = [...avro].filter((c) => !announced.has(c));
+        const absent = [...announced].filter((c) => !avro.has(c));
+        if (extra.length + absent.length > 0) {
+          stats.warnings.push(`dump ${dump.dumpId}: ${f.key} differs from the manifest's columns (only in the file: ${extra.join(', ') || '-'}; only in the manifest: ${absent.join(', ') || '-'})`);
+        }
+      }
+    }
+  }
+  const merged = mergeColumns(lists);
+  for (const c of merged.conflicts) stats.warnings.push(`column "${c.name}" has conflicting types ${c.seen.join(', ')}: stored as utf8`);
+  let nextId = Math.max(0, ...(previous?.columns.map((c) => c.fieldId) ?? [0]));
+  const columns: LakeColumn[] = merged.columns.map((c) => ({ name: c.name, type: c.type, fieldId: previous?.columns.find((p) => p.name === c.name)?.fieldId ?? ++nextId }));
+  const schema = lakeSchema(columns, new Map([['heaplake.table', table]]));
+  const retyped = previous?.columns.some((p) => columns.find((c) => c.name === p.name)?.type !== p.type) ?? false;
+
+  // 2. the new rows, in precedence order (dump, file in manifest order, row)
+  const sources: SourceBatch[] = [];
+  for (let d = 0; d < plan.dumps.length; d++) {
+    for (const f of plan.dumps[d]!.files) {
+      const reader = await openAvro(ctx.source.read(f.key), readOptions(f.key, f.size));
+      for await (const batch of reader.batches()) sources.push({ batch, dump: d });
+      stats.files++;
+      stats.bytesIn += f.size;
+      stats.rowsIn += reader.stats.records;
+      ctx.onProgress?.({ table, file: f.key, rows: reader.stats.records, bytes: f.size });
+    }
+  }
+  const gatherStats = newGatherStats();
+  const gather = (spec: TypeSpec, name: string, refs: RowRefs, batches: readonly SourceBatch[], gs?: GatherStats): Data =>
+    gatherColumn(spec, batches.map((s) => column(s.batch, name)), refs, gs ?? gatherStats);
+  const timeSpec = columns.find((c) => c.name === 'time')?.type;
+  const partitioned = plan.partitioned && timeSpec?.startsWith('timestamp') === true;
+
+  // 3. start date, then de-duplication among the new rows
+  let newRefs = refsFrom(sources);
+  let newMicros: Float64Array | undefined;
+  if (partitioned) {
+    newMicros = microsOf(gather(timeSpec!, 'time', newRefs, sources));
+    if (ctx.strict && gatherStats.unparsedTimes > 0) {
+      throw new HeaplakeError('TIME_PARSE', `table "${table}": ${gatherStats.unparsedTimes} "time" value(s) are not timestamps, e.g. ${JSON.stringify(gatherStats.unparsedExamples[0])}`, { field: 'time' });
+    }
+    if (ctx.startMicros !== undefined) {
+      const keep: number[] = [];
+      for (let i = 0; i < newRefs.length; i++) if (!(newMicros[i]! < ctx.startMicros)) keep.push(i);
+      stats.filtered = newRefs.length - keep.length;
+      newRefs = pick(newRefs, keep);
+      newMicros = Float64Array.from(keep, (i) => newMicros![i]!);
+    }
+  }
+  let winners = newRefs;
+  let winnerMicros = newMicros;
+  const keyIndex = new KeyIndex();
+  if (plan.key) {
+    const lastModified = table === 'users' ? sources.map((s) => column(s.batch, 'last_modified')) : undefined;
+    const result = dedupe(newRefs, {
+      keys: sources.map((s) => column(s.batch, plan.key!)),
+      dumpOf: sources.map((s) => s.dump),
+      ...(lastModified ? { lastModified } : {}),
+    });
+    winners = result.winners;
+    stats.duplicates = result.duplicates;
+    stats.nullKeys = result.nullKeys;
+    if (newMicros) winnerMicros = Float64Array.from(result.index, (i) => newMicros![i]!);
+    // the winners' keys, to find the lake rows they replace
+    const keyData = sources.map((s) => column(s.batch, plan.key!));
+    for (let i = 0; i < winners.length; i++) {
+      const d = keyData[winners.batch[i]!];
+      const halves = d ? int64At(d, winners.row[i]!) : undefined;
+      if (halves) keyIndex.set(halves[0], halves[1], i);
+    }
+  }
+
+  // 4. which partitions change: those receiving rows, and (merge) those holding replaced rows
+  const partitionOf = (i: number): string | null => (partitioned ? dayPartition(winnerMicros![i]!) : null);
+  const incoming = new Map<string | null, number[]>();
+  for (let i = 0; i < winners.length; i++) {
+    const p = partitionOf(i);
+    let list = incoming.get(p);
+    if (!list) incoming.set(p, (list = []));
+    list.push(i);
+  }
+  const oldFiles = previous?.files ?? [];
+  const affected = new Set<string | null>(incoming.keys());
+  const existing = new Map<string, RecordBatch[]>(); // path → batches, for files read back
+  if (plan.mode === 'merge') {
+    for (const f of oldFiles) {
+      if (affected.has(f.partition) || retyped) {
+        affected.add(f.partition);
+        continue;
+      }
+      if (!plan.key || keyIndex.size === 0) continue;
+      // a lake row whose key arrives again is replaced, wherever its new copy lands
+      const batches = await readLakeFile(ctx.target, f.path);
+      existing.set(f.path, batches);
+      if (batches.some((b) => hasKeyIn(column(b, plan.key!), keyIndex))) affected.add(f.partition);
+    }
+  }
+
+  // 5. write every affected partition: kept lake rows, then the new winners
+  const staged: { from: string; to: string }[] = [];
+  const keptFiles: LakeFile[] = [];
+  const newFiles: LakeFile[] = [];
+  const obsolete: string[] = [];
+  for (const f of oldFiles) {
+    if (plan.mode === 'replace' || affected.has(f.partition)) obsolete.push(f.path);
+    else keptFiles.push(f);
+  }
+  const partitions = [...affected].sort((a, b) => (a === b ? 0 : a === null ? -1 : b === null ? 1 : a < b ? -1 : 1));
+  for (const partition of partitions) {
+    const batches: SourceBatch[] = [...sources];
+    let refs = pick(winners, incoming.get(partition) ?? []);
+    if (plan.mode === 'merge') {
+      const lakeRefs: { batch: number[]; row: number[] } = { batch: [], row: [] };
+      for (const f of oldFiles.filter((o) => o.partition === partition)) {
+        const read = existing.get(f.path) ?? (await readLakeFile(ctx.target, f.path));
+        for (const b of read) {
+          const key = plan.key ? column(b, plan.key) : undefined;
+          const bi = batches.length;
+          batches.push({ batch: b, dump: -1 });
+          for (let r = 0; r < b.numRows; r++) {
+            const halves = key ? int64At(key, r) : undefined;
+            if (halves && keyIndex.get(halves[0], halves[1]) !== -1) {
+              stats.duplicates++;
+              continue; // replaced by a newer row
+            }
+            lakeRefs.batch.push(bi);
+            lakeRefs.row.push(r);
+          }
+        }
+      }
+      refs = concatRefs({ batch: Int32Array.from(lakeRefs.batch), row: Int32Array.from(lakeRefs.row), length: lakeRefs.batch.length }, refs);
+    }
+    if (refs.length === 0) continue;
+    const dir = partition === null ? table : `${table}/${partition}`;
+    for (let start = 0, seq = 0; start < refs.length; start += ctx.maxRowsPerFile, seq++) {
+      const count = Math.min(ctx.maxRowsPerFile, refs.length - start);
+      const fileRefs = pick(refs, Int32Array.from({ length: count }, (_, i) => start + i));
+      const name = `part-${plan.lastDumpId}-${seq}.parquet`;
+      const to = `${dir}/${name}`;
+      const from = `${STAGING_DIR}/${ctx.runId}/${to}`;
+      const bytes = await ctx.target.writeParquet(from, schema, outputBatches(columns, schema, fileRefs, batches, gather), {
+        compression: ctx.compression,
+        metadata: new Map([
+          ['heaplake.table', table],
+          ['heaplake.dump_id', String(plan.lastDumpId)],
+        ]),
+      });
+      staged.push({ from, to });
+      newFiles.push({ path: to, partition, rows: count, bytes });
+      stats.rowsOut += count;
+      stats.bytesOut += bytes;
+    }
+  }
+  stats.filesWritten = newFiles.length;
+  stats.filesRemoved = obsolete.length;
+  stats.unparsedTimes = gatherStats.unparsedTimes;
+  stats.unparsedExamples = gatherStats.unparsedExamples;
+  stats.inexactDoubles = gatherStats.inexactDoubles;
+  if (stats.unparsedTimes > 0) stats.warnings.push(`${stats.unparsedTimes} "time" value(s) are not timestamps and were stored as null (e.g. ${JSON.stringify(stats.unparsedExamples[0])})`);
+  if (stats.inexactDoubles > 0) stats.warnings.push(`${stats.inexactDoubles} integer value(s) beyond 2^53 widened to inexact doubles`);
+  if (stats.nullKeys > 0) stats.warnings.push(`${stats.nullKeys} row(s) with a null "${plan.key}" kept without de-duplication`);
+  stats.seconds = (performance.now() - started) / 1000;
+  const files = [...keptFiles, ...newFiles].sort((a, b) => (a.path < b.path ? -1 : 1));
+  return {
+    table,
+    state: { lastDumpId: String(plan.lastDumpId), key: plan.key ?? null, partitioned, columns, files },
+    staged,
+    obsolete,
+    stats,
+  };
+}
+
+/** Output batches of at most 64 Ki rows, each column gathered and converted to the lake type. */
+async function* outputBatches(
+  columns: readonly LakeColumn[],
+  schema: Schema,
+  refs: RowRefs,
+  batches: readonly SourceBatch[],
+  gather: (spec: TypeSpec, name: string, refs: RowRefs, batches: readonly SourceBatch[], gs?: GatherStats) => Data,
+): AsyncGenerator<RecordBatch> {
+  // `time` was parsed (and its failures counted) once already, for partitioning
+  const STEP = 64 * 1024;
+  for (let start = 0; start < refs.length; start += STEP) {
+    const count = Math.min(STEP, refs.length - start);
+    const slice = { batch: refs.batch.subarray(start, start + count), row: refs.row.subarray(start, start + count), length: count };
+    const children = columns.map((c) => gather(c.type, c.name, slice, batches, c.name === 'time' ? newGatherStats() : undefined));
+    yield new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: count, nullCount: 0, children }));
+  }
+}
+
+async function readLakeFile(target: Target, path: string): Promise<RecordBatch[]> {
+  try {
+    return readParquetBytes(await target.readBytes(path)).batches;
+  } catch (err) {
+    throw asHeaplakeError(err, 'STATE', { file: path });
+  }
+}
+
+const halvesViews = new WeakMap<Data, Int32Array>();
+
+/** A 64-bit (or 32-bit) integer key as [lo, hi], or undefined when null or not an integer. */
+function int64At(d: Data, r: number): [number, number] | undefined {
+  const at = d.offset + r;
+  if (d.nullCount > 0 && d.nullBitmap && d.nullBitmap.length > 0 && ((d.nullBitmap[at >> 3]! >> (at & 7)) & 1) === 0) return undefined;
+  const v = d.values as ArrayBufferView;
+  if (v instanceof BigInt64Array) {
+    let view = halvesViews.get(d);
+    if (!view) halvesViews.set(d, (view = new Int32Array(v.buffer, v.byteOffset, v.length * 2)));
+    return [view[at * 2]!, view[at * 2 + 1]!];
+  }
+  if (v instanceof Int32Array) return [v[at]!, v[at]! >> 31];
+  return undefined;
+}
+
+function hasKeyIn(d: Data | undefined, index: KeyIndex): boolean {
+  if (!d) return false;
+  for (let r = 0; r < d.length; r++) {
+    const h = int64At(d, r);
+    if (h && index.get(h[0], h[1]) !== -1) return true;
+  }
+  return false;
+}
