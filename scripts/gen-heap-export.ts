@@ -17,12 +17,12 @@
  * Run: npm run fixtures:export
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { writeAvro } from './avsc-writer.js';
+import { writeDump as writeExportDump, type ExportTable } from './export-writer.js';
 import { pad, prng } from './heap-like.js';
 
 const root = join(import.meta.dirname, '..', 'fixtures', 'heap-export');
-const BUCKET = 'heap-rs3-acme';
 const rand = prng(852);
 const int = (n: number) => Math.floor(rand() * n);
 const bigId = (): bigint => (1n << 53n) + (BigInt(int(2 ** 31)) << 21n) + BigInt(int(2 ** 21));
@@ -127,36 +127,8 @@ const user = (id: bigint, i: number, modifiedDays: number, plan?: string | null)
 const MIGRATIONS = { type: 'record', name: 'user_migrations', fields: [{ name: 'from_user_id', type: 'long' }, { name: 'to_user_id', type: 'long' }, { name: 'time', ...nullable('string') }] };
 const EVENT_METADATA = { type: 'record', name: '_event_metadata', fields: [{ name: 'event_name', type: 'string' }, { name: 'event_table_name', type: 'string' }] };
 
-interface TableOut {
-  name: string;
-  incremental: boolean;
-  files: { schema: unknown; rows: unknown[] }[];
-}
-
-async function writeDump(dumpId: string, tables: TableOut[]): Promise<void> {
-  const manifest = {
-    dump_id: 0, // replaced below by the exact digits
-    tables: [] as unknown[],
-    property_definitions: `s3://${BUCKET}/sync_${dumpId}/property_definitions.json`,
-    heaplake_fixture_note: 'unknown keys like this one are ignored',
-  };
-  for (const t of tables) {
-    const files: string[] = [];
-    for (let i = 0; i < t.files.length; i++) {
-      const key = `sync_${dumpId}/${t.name}/part-${String(i).padStart(5, '0')}-a1b2c3d4-0000-4000-8000-${dumpId.padStart(12, '0')}-c000.avro`;
-      const bytes = await writeAvro(t.files[i]!.schema, t.files[i]!.rows, { codec: 'snappy', blockSize: 4096, syncMarker: Buffer.from(`sync-${dumpId}`.padEnd(16, '-').slice(0, 16)) });
-      mkdirSync(dirname(join(root, key)), { recursive: true });
-      writeFileSync(join(root, key), bytes);
-      files.push(`s3://${BUCKET}/${key}`);
-    }
-    const columns = (t.files[0]?.schema as { fields: { name: string }[] } | undefined)?.fields.map((f) => f.name) ?? [];
-    manifest.tables.push({ name: t.name, columns, files, incremental: t.incremental });
-  }
-  mkdirSync(join(root, 'manifests'), { recursive: true });
-  writeFileSync(join(root, `sync_${dumpId}`, 'property_definitions.json'), '{}\n');
-  // dump ids are 64-bit: write the digits, never a rounded double
-  const text = JSON.stringify(manifest, null, 2).replace('"dump_id": 0', `"dump_id": ${dumpId}`);
-  writeFileSync(join(root, 'manifests', `sync_${dumpId}.json`), text + '\n');
+async function writeDump(id: string, tables: ExportTable[]): Promise<void> {
+  await writeExportDump(root, { id, tables, extra: { heaplake_fixture_note: 'unknown keys like this one are ignored' } });
 }
 
 rmSync(root, { recursive: true, force: true });

@@ -1,0 +1,156 @@
+/**
+ * heaplake convert end to end: the fixture export against a reference model (avsc + plain
+ * rules), read back through hyparquet; incremental runs equal one-shot runs; re-runs change
+ * nothing; a failure between tasks leaves the old lake readable and the next run completes it.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, mkdirSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { convert } from '../src/convert.js';
+import { FIXTURES } from './helpers/paths.js';
+import { canonicalRows, readLake, referenceLake, withColumns } from './helpers/lake.js';
+
+const EXPORT = join(FIXTURES, 'heap-export');
+const tmp = () => mkdtempSync(join(tmpdir(), 'heaplake-convert-'));
+
+function fileHashes(root: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (dir: string, rel: string) => {
+    for (const name of readdirSync(dir).sort()) {
+      const p = join(dir, name);
+      const r = rel ? `${rel}/${name}` : name;
+      if (statSync(p).isDirectory()) walk(p, r);
+      else out[r] = createHash('sha256').update(readFileSync(p)).digest('hex');
+    }
+  };
+  walk(root, '');
+  return out;
+}
+
+async function assertLakeMatchesReference(lakeDir: string, exportDir: string, options: { startDate?: string } = {}): Promise<void> {
+  const lake = await readLake(lakeDir);
+  const reference = await referenceLake(exportDir, options);
+  assert.deepStrictEqual(Object.keys(lake).sort(), Object.keys(reference).sort(), 'tables');
+  for (const [table, expected] of Object.entries(reference)) {
+    const got = lake[table]!;
+    assert.deepStrictEqual(canonicalRows(got.rows), canonicalRows(withColumns(expected, got.columns)), `table ${table}`);
+  }
+}
+
+test('the fixture export converts to exactly what the reference model says, read back with hyparquet', async () => {
+  const lakeDir = tmp();
+  const report = await convert({ source: EXPORT, target: lakeDir });
+  assert.ok(report.committed);
+  assert.deepStrictEqual(report.dumps, ['852', '860', '1200', '1008461850'], 'numeric dump order');
+  await assertLakeMatchesReference(lakeDir, EXPORT);
+  const byTable = Object.fromEntries(report.tables.map((t) => [t.table, t]));
+  // the report counts every row: in = out + duplicates (+ filtered)
+  for (const t of report.tables) assert.equal(t.rowsIn, t.rowsOut + t.duplicates + t.filtered, t.table);
+  assert.equal(byTable['pageviews']!.mode, 'replace');
+  assert.equal(byTable['checkout_complete']!.nullKeys, 1);
+  assert.equal(byTable['checkout_complete']!.unparsedTimes, 1);
+  assert.deepStrictEqual(byTable['checkout_complete']!.unparsedExamples, ['not a time']);
+  assert.ok(report.skipped.some((s) => s.table === '_event_metadata'));
+  // layout: event tables by day, users and user_migrations unpartitioned, nothing else
+  const lake = await readLake(lakeDir);
+  assert.ok(lake['pageviews']!.files.every((f) => /^pageviews\/dt=\d{4}-\d{2}-\d{2}\/part-\d+-\d+\.parquet$/.test(f)), lake['pageviews']!.files.join());
+  assert.ok(lake['checkout_complete']!.files.some((f) => f.includes('dt=__HIVE_DEFAULT_PARTITION__')), 'the unparseable time lands in the null partition');
+  assert.deepStrictEqual(lake['users']!.files, ['users/part-1008461850-0.parquet']);
+  // schema evolution: utm_term (dropped in 1200) kept; plan_tier int → long; cart_value long → double
+  const state = JSON.parse(readFileSync(join(lakeDir, '_heaplake/state.json'), 'utf8'));
+  const types = (t: string) => Object.fromEntries(state.tables[t].columns.map((c: { name: string; type: string }) => [c.name, c.type]));
+  assert.equal(types('pageviews')['utm_term'], 'utf8');
+  assert.equal(types('pageviews')['plan_tier'], 'int64');
+  assert.equal(types('pageviews')['time'], 'timestamp[us,UTC]');
+  assert.equal(types('checkout_complete')['cart_value'], 'float64');
+  assert.equal(types('users')['joindate'], 'timestamp[us,UTC]');
+  assert.equal(state.tables['pageviews'].lastDumpId, '1008461850');
+  assert.equal(state.tables['user_migrations'].lastDumpId, '1200');
+  // 64-bit ids above 2^53 survive exactly (the reference compares them as text)
+  assert.ok(lake['pageviews']!.rows.some((r) => typeof r['event_id'] === 'string' && BigInt(r['event_id'] as string) > 2n ** 53n));
+});
+
+test('re-running with nothing new changes nothing, byte for byte', async () => {
+  const lakeDir = tmp();
+  await convert({ source: EXPORT, target: lakeDir });
+  const before = fileHashes(lakeDir);
+  const report = await convert({ source: EXPORT, target: lakeDir });
+  assert.equal(report.committed, false);
+  assert.equal(report.tables.length, 0);
+  assert.deepStrictEqual(fileHashes(lakeDir), before);
+});
+
+test('converting dump by dump gives the same lake as one run', async () => {
+  const oneShot = tmp();
+  await convert({ source: EXPORT, target: oneShot });
+  const partial = tmp();
+  const stepwise = tmp();
+  cpSync(EXPORT, partial, { recursive: true });
+  const manifests = readdirSync(join(EXPORT, 'manifests')).filter((f) => f.startsWith('sync_'));
+  rmSync(join(partial, 'manifests'), { recursive: true });
+  mkdirSync(join(partial, 'manifests'));
+  for (const m of manifests.sort((a, b) => Number(/\d+/.exec(a)![0]) - Number(/\d+/.exec(b)![0]))) {
+    cpSync(join(EXPORT, 'manifests', m), join(partial, 'manifests', m));
+    await convert({ source: partial, target: stepwise });
+  }
+  const a = await readLake(oneShot);
+  const b = await readLake(stepwise);
+  assert.deepStrictEqual(Object.keys(b).sort(), Object.keys(a).sort());
+  for (const table of Object.keys(a)) {
+    assert.deepStrictEqual(b[table]!.columns, a[table]!.columns, `${table} columns`);
+    assert.deepStrictEqual(canonicalRows(b[table]!.rows), canonicalRows(a[table]!.rows), `${table} rows`);
+  }
+  const stateA = JSON.parse(readFileSync(join(oneShot, '_heaplake/state.json'), 'utf8'));
+  const stateB = JSON.parse(readFileSync(join(stepwise, '_heaplake/state.json'), 'utf8'));
+  for (const table of Object.keys(a)) assert.deepStrictEqual(stateB.tables[table].columns, stateA.tables[table].columns, `${table} schema`);
+});
+
+test('a failure between tasks leaves the previous lake readable, and the next run completes it', async () => {
+  const lakeDir = tmp();
+  const clean = tmp();
+  await convert({ source: EXPORT, target: clean });
+  await assert.rejects(
+    convert({
+      source: EXPORT,
+      target: lakeDir,
+      afterTask: (table) => {
+        if (table === 'pageviews') throw new Error('injected crash after the pageviews task');
+      },
+    }),
+    /injected crash/,
+  );
+  // nothing was committed: no state, no table files, no staging left
+  assert.deepStrictEqual(readdirSync(lakeDir), readdirSync(lakeDir).filter((n) => n === '_heaplake'));
+  assert.deepStrictEqual(readdirSync(join(lakeDir, '_heaplake')).filter((n) => n !== 'staging'), []);
+  const report = await convert({ source: EXPORT, target: lakeDir });
+  assert.ok(report.committed);
+  const a = await readLake(clean);
+  const b = await readLake(lakeDir);
+  for (const table of Object.keys(a)) assert.deepStrictEqual(canonicalRows(b[table]!.rows), canonicalRows(a[table]!.rows), table);
+});
+
+test('--start-date leaves out earlier event rows (and counts them), never users', async () => {
+  const lakeDir = tmp();
+  const report = await convert({ source: EXPORT, target: lakeDir, startDate: '2026-05-04' });
+  await assertLakeMatchesReference(lakeDir, EXPORT, { startDate: '2026-05-04' });
+  const byTable = Object.fromEntries(report.tables.map((t) => [t.table, t]));
+  assert.ok(byTable['sessions']!.filtered > 0);
+  assert.equal(byTable['users']!.filtered, 0);
+  assert.equal(byTable['sessions']!.rowsOut, 0);
+});
+
+test('--tables / --exclude-tables / --dry-run / --include-event-metadata', async () => {
+  const lakeDir = tmp();
+  const dry = await convert({ source: EXPORT, target: lakeDir, dryRun: true });
+  assert.equal(dry.committed, false);
+  assert.ok(dry.planned.length >= 5);
+  assert.deepStrictEqual(readdirSync(lakeDir), []);
+  const some = await convert({ source: EXPORT, target: lakeDir, tables: ['page*', 'users'], excludeTables: ['users'] });
+  assert.deepStrictEqual(some.tables.map((t) => t.table), ['pageviews']);
+  const meta = await convert({ source: EXPORT, target: tmp(), includeEventMetadata: true });
+  const t = meta.tables.find((x) => x.table === '_event_metadata');
+  assert.ok(t && t.rowsOut === 1);
+});

@@ -1,0 +1,154 @@
+/**
+ * Test helpers for the lake: read it the way a query engine would (glob every Parquet file
+ * under a table's folder, read it with hyparquet — an independent reader — union columns by
+ * name), and a reference model of Heap's semantics built on avsc (an independent decoder)
+ * with plain objects and Maps, to compare against.
+ */
+import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parquetReadObjects, asyncBufferFromFile } from 'hyparquet';
+import { compressors } from 'hyparquet-compressors';
+import avro from 'avsc';
+import { uncompressSync } from 'snappy';
+import zlib from 'node:zlib';
+import { BigLong } from '../../scripts/avsc-writer.js';
+
+export type Row = Record<string, unknown>;
+
+/** A comparable value: bigint → number when safe, Date → ms, Uint8Array → latin1. */
+export function norm(v: unknown): unknown {
+  if (v === undefined || v === null) return null;
+  if (typeof v === 'bigint') return v >= -(2n ** 53n) && v <= 2n ** 53n ? Number(v) : v.toString();
+  if (v instanceof Date) return v.getTime();
+  if (v instanceof Uint8Array) return Buffer.from(v).toString('latin1');
+  return v;
+}
+
+function files(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? files(path) : path.endsWith('.parquet') ? [path] : [];
+  });
+}
+
+export interface LakeTable {
+  columns: string[];
+  rows: Row[];
+  files: string[];
+}
+
+/** Every table of a lake folder, read through its Parquet files. */
+export async function readLake(root: string): Promise<Record<string, LakeTable>> {
+  const state = JSON.parse(readFileSync(join(root, '_heaplake', 'state.json'), 'utf8')) as { tables: Record<string, { columns: { name: string }[] }> };
+  const out: Record<string, LakeTable> = {};
+  for (const [table, t] of Object.entries(state.tables)) {
+    const columns = t.columns.map((c) => c.name);
+    const paths = files(join(root, table)).sort();
+    const rows: Row[] = [];
+    for (const path of paths) {
+      for (const r of await parquetReadObjects({ file: await asyncBufferFromFile(path), compressors })) {
+        rows.push(Object.fromEntries(columns.map((c) => [c, norm((r as Row)[c])])));
+      }
+    }
+    out[table] = { columns, rows, files: paths.map((p) => p.slice(root.length + 1)) };
+  }
+  return out;
+}
+
+/** Rows as a sorted list of JSON texts: a multiset to compare. */
+export function canonicalRows(rows: Row[]): string[] {
+  return rows.map((r) => JSON.stringify(Object.fromEntries(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : 1))))).sort();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The reference model
+
+function decodeAvro(bytes: Buffer): Promise<Row[]> {
+  return new Promise((resolve, reject) => {
+    const rows: Row[] = [];
+    const decoder = new avro.streams.BlockDecoder({
+      parseHook: (schema: unknown) => avro.Type.forSchema(schema as avro.Schema, { registry: { long: BigLong } as never }),
+      codecs: {
+        null: (b: Buffer, cb: (e: null, o: Buffer) => void) => cb(null, b),
+        deflate: (b: Buffer, cb: (e: Error | null, o?: Buffer) => void) => zlib.inflateRaw(b, cb),
+        snappy: (b: Buffer, cb: (e: null, o: Buffer) => void) => cb(null, uncompressSync(b.subarray(0, b.length - 4)) as Buffer),
+      },
+    } as never);
+    decoder.on('data', (r: Row) => rows.push({ ...r }));
+    decoder.on('end', () => resolve(rows));
+    decoder.on('error', reject);
+    decoder.end(bytes);
+  });
+}
+
+/** Heap `time` text → ms, with the platform's Date parser (independent of heaplake's). */
+function timeMs(text: string): number | null {
+  const iso = text.trim().replace(' ', 'T');
+  const withZone = /[zZ]|[+-]\d\d:?\d\d$/.test(iso) ? iso : iso + 'Z';
+  const ms = Date.parse(withZone.replace(/(\.\d{3})\d+/, '$1'));
+  return Number.isNaN(ms) ? null : ms;
+}
+
+export interface ReferenceOptions {
+  startDate?: string;
+  includeEventMetadata?: boolean;
+}
+
+/**
+ * What the lake must hold, per table, computed from the export with avsc and the rules of
+ * ../shared/docs/heap-connect-s3.md §4 written as plainly as possible.
+ */
+export async function referenceLake(exportDir: string, options: ReferenceOptions = {}): Promise<Record<string, Row[]>> {
+  const manifests = readdirSync(join(exportDir, 'manifests'))
+    .filter((k) => /^sync_\d+\.json$/.test(k))
+    .map((k) => ({ id: BigInt(/\d+/.exec(k)![0]), json: JSON.parse(readFileSync(join(exportDir, 'manifests', k), 'utf8')) as { tables: { name: string; incremental: boolean; files: string[] }[] } }))
+    .sort((a, b) => (a.id < b.id ? -1 : 1));
+  const names = [...new Set(manifests.flatMap((m) => m.json.tables.map((t) => t.name)))];
+  const startMs = options.startDate ? Date.parse(options.startDate + 'T00:00:00Z') : undefined;
+  const out: Record<string, Row[]> = {};
+  for (const name of names) {
+    if (name === '_event_metadata' && !options.includeEventMetadata) continue;
+    const entries = manifests.flatMap((m, dumpIndex) => m.json.tables.filter((t) => t.name === name).map((t) => ({ dumpIndex, t })));
+    let from = 0;
+    entries.forEach((e, i) => {
+      if (!e.t.incremental || name === 'user_migrations') from = i;
+    });
+    const key = name === 'users' ? 'user_id' : name === 'user_migrations' ? 'from_user_id' : name === '_event_metadata' ? undefined : 'event_id';
+    const kept = new Map<string, { row: Row; dump: number }>();
+    const noKey: Row[] = [];
+    for (const { dumpIndex, t } of entries.slice(from)) {
+      for (const uri of t.files) {
+        const rows = await decodeAvro(readFileSync(join(exportDir, uri.replace(/^s3:\/\/[^/]+\//, ''))));
+        for (const raw of rows) {
+          const row: Row = {};
+          for (const [k, v] of Object.entries(raw)) {
+            if (k === 'time' && name !== 'users' && name !== 'user_migrations' && name !== '_event_metadata' && typeof v === 'string') row[k] = timeMs(v);
+            else if (name === 'users' && (k === 'joindate' || k === 'last_modified') && v !== null) row[k] = Number(BigInt(v as bigint) / 1000n) - (BigInt(v as bigint) % 1000n < 0n ? 1 : 0);
+            else row[k] = norm(v);
+          }
+          if (startMs !== undefined && key === 'event_id' && typeof row['time'] === 'number' && (row['time'] as number) < startMs) continue;
+          const k = key ? raw[key] : null;
+          if (k === null || k === undefined) {
+            noKey.push(row);
+            continue;
+          }
+          const id = String(k);
+          const prev = kept.get(id);
+          if (prev && name === 'users' && prev.dump === dumpIndex) {
+            const lm = (r: Row) => (r['last_modified'] as number | null) ?? -Infinity;
+            if (lm(row) < lm(prev.row)) continue;
+          }
+          kept.set(id, { row, dump: dumpIndex });
+        }
+      }
+    }
+    out[name] = [...[...kept.values()].map((v) => v.row), ...noKey];
+  }
+  return out;
+}
+
+/** Rows with every column of `columns` (absent ones null). */
+export function withColumns(rows: Row[], columns: string[]): Row[] {
+  return rows.map((r) => Object.fromEntries(columns.map((c) => [c, r[c] ?? null])));
+}
