@@ -62,6 +62,7 @@ export function writeAvro(schema: unknown, records: Iterable<unknown>, options: 
     codecs: { [codec]: COMPRESSORS[codec]! } as never,
     blockSize: options.blockSize ?? 64 * 1024,
     syncMarker: options.syncMarker ?? Buffer.from('heaplake-fixture'),
+    writeHeader: 'always', // a file with no rows still has its header
   } as never);
   (encoder as unknown as { _type: avro.Type })._type = type;
   const chunks: Buffer[] = [];

@@ -115,7 +115,7 @@ export async function referenceLake(exportDir: string, options: ReferenceOptions
       if (!e.t.incremental || name === 'user_migrations') from = i;
     });
     const key = name === 'users' ? 'user_id' : name === 'user_migrations' ? 'from_user_id' : name === '_event_metadata' ? undefined : 'event_id';
-    const kept = new Map<string, { row: Row; dump: number }>();
+    const kept = new Map<string, { row: Row; dump: number; lm: bigint | null }>();
     const noKey: Row[] = [];
     for (const { dumpIndex, t } of entries.slice(from)) {
       for (const uri of t.files) {
@@ -135,11 +135,10 @@ export async function referenceLake(exportDir: string, options: ReferenceOptions
           }
           const id = String(k);
           const prev = kept.get(id);
-          if (prev && name === 'users' && prev.dump === dumpIndex) {
-            const lm = (r: Row) => (r['last_modified'] as number | null) ?? -Infinity;
-            if (lm(row) < lm(prev.row)) continue;
-          }
-          kept.set(id, { row, dump: dumpIndex });
+          const lm = raw['last_modified'] === null || raw['last_modified'] === undefined ? null : BigInt(raw['last_modified'] as bigint);
+          // within one dump, users keep the highest last_modified (compared in µs, as delivered)
+          if (prev && name === 'users' && prev.dump === dumpIndex && (lm ?? -(2n ** 64n)) < (prev.lm ?? -(2n ** 64n))) continue;
+          kept.set(id, { row, dump: dumpIndex, lm });
         }
       }
     }
