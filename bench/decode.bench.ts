@@ -16,13 +16,11 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import zlib from 'node:zlib';
 import avro from 'avsc';
-import { uncompressSync } from 'snappy';
 import { openAvro } from '../src/columnar/read-avro.js';
 import { BlockReader } from '../src/avro/block-reader.js';
 import { getDecompressor } from '../src/avro/codecs.js';
-import { BigLong, writeAvro } from '../scripts/avsc-writer.js';
+import { AVSC_DECOMPRESSORS, BigLong, writeAvro } from '../scripts/avsc-writer.js';
 import { PAGEVIEWS_SCHEMA, pageviews } from '../scripts/heap-like.js';
 
 const { values: args } = parseArgs({ options: { rows: { type: 'string', default: '200000' }, runs: { type: 'string', default: '5' } } });
@@ -94,11 +92,7 @@ const contenders: Record<string, Contender> = {
       let rows = 0;
       const decoder = new avro.streams.BlockDecoder({
         parseHook: (schema: unknown) => avro.Type.forSchema(schema as avro.Schema, { registry: { long: BigLong } as never }),
-        codecs: {
-          null: (b: Buffer, cb: (e: null, o: Buffer) => void) => cb(null, b),
-          deflate: (b: Buffer, cb: (e: Error | null, o?: Buffer) => void) => zlib.inflateRaw(b, cb),
-          snappy: (b: Buffer, cb: (e: null, o: Buffer) => void) => cb(null, uncompressSync(b.subarray(0, b.length - 4)) as Buffer),
-        },
+        codecs: AVSC_DECOMPRESSORS,
       } as never);
       decoder.on('data', () => rows++);
       decoder.on('end', () => resolve(rows));

@@ -6,7 +6,7 @@
 import avro from 'avsc';
 import zlib from 'node:zlib';
 import { execFileSync } from 'node:child_process';
-import { compressSync } from 'snappy';
+import { compressSync, uncompressSync } from 'snappy';
 
 /** avsc's long, as BigInt (mtth/avsc#159: the default loses precision above 2^53). */
 export const BigLong = avro.types.LongType.__with({
@@ -72,5 +72,27 @@ export function writeAvro(schema: unknown, records: Iterable<unknown>, options: 
     encoder.on('end', () => resolve(Buffer.concat(chunks)));
     for (const r of records) encoder.write(r);
     encoder.end();
+  });
+}
+
+/** Decompressors for avsc's BlockDecoder (its defaults are only null and deflate). */
+export const AVSC_DECOMPRESSORS = {
+  null: (b: Buffer, cb: (e: Error | null, o?: Buffer) => void) => cb(null, b),
+  deflate: (b: Buffer, cb: (e: Error | null, o?: Buffer) => void) => zlib.inflateRaw(b, cb),
+  snappy: (b: Buffer, cb: (e: Error | null, o?: Buffer) => void) => cb(null, uncompressSync(b.subarray(0, b.length - 4)) as Buffer),
+};
+
+/** Decodes a whole container file with avsc (BigInt longs): the independent oracle's reader. */
+export function avscDecodeFile(bytes: Buffer, options: { wrapUnions?: boolean } = {}): Promise<Record<string, unknown>[]> {
+  return new Promise((resolve, reject) => {
+    const rows: Record<string, unknown>[] = [];
+    const decoder = new avro.streams.BlockDecoder({
+      parseHook: (schema: unknown) => avscType(schema, options.wrapUnions ?? false),
+      codecs: AVSC_DECOMPRESSORS,
+    } as never);
+    decoder.on('data', (r: Record<string, unknown>) => rows.push({ ...r }));
+    decoder.on('end', () => resolve(rows));
+    decoder.on('error', reject);
+    decoder.end(bytes);
   });
 }

@@ -22,3 +22,15 @@ export { HeaplakeError, AvroFormatError, AvroSchemaError, UnsupportedError, Usag
 export type { ErrorCode, ErrorContext } from './errors.js';
 export { DEFAULT_LIMITS, DEFAULT_BATCH, PARQUET_COMPRESSIONS, DEFAULT_PARQUET_COMPRESSION } from './defaults.js';
 export type { ReadLimits, BatchBounds, ParquetCompression } from './defaults.js';
+export { convert, plan } from './convert.js';
+export type { ConvertOptions, RunReport } from './convert.js';
+export { readExport } from './read-export.js';
+export type { ReadExportOptions, ExportTableBatches } from './read-export.js';
+export type { TableStats } from './table-task.js';
+export type { Source, SourceObject } from './source/source.js';
+export { localSource } from './source/local-source.js';
+export type { Target } from './sink/target.js';
+export { localTarget } from './sink/local-target.js';
+export type { LakeState, TableState, LakeColumn, LakeFile } from './commit/state.js';
+export { readState } from './commit/state.js';
+export { ManifestError } from './errors.js';

@@ -297,6 +297,11 @@ export async function runTableTask(plan: TablePlan, ctx: TaskContext): Promise<T
     else keptFiles.push(f);
   }
   const partitions = [...affected].sort((a, b) => (a === b ? 0 : a === null ? -1 : b === null ? 1 : a < b ? -1 : 1));
+  // row groups of about 128 MiB and files of at most about 1 GiB of Arrow data (parquet-wasm's
+  // memory stays bounded by what one write holds), from the input's bytes per row
+  const rowBytes = Math.max(1, bytesPerRow(sources.map((s) => s.batch)));
+  const rowGroupRows = Math.min(1 << 20, Math.max(1024, Math.floor((128 << 20) / rowBytes)));
+  const rowsPerFile = Math.max(1, Math.min(ctx.maxRowsPerFile, Math.floor((1 << 30) / rowBytes)));
   for (const partition of partitions) {
     const batches: SourceBatch[] = [...sources];
     let refs = pick(winners, incoming.get(partition) ?? []);
@@ -323,14 +328,15 @@ export async function runTableTask(plan: TablePlan, ctx: TaskContext): Promise<T
     }
     if (refs.length === 0) continue;
     const dir = partition === null ? table : `${table}/${partition}`;
-    for (let start = 0, seq = 0; start < refs.length; start += ctx.maxRowsPerFile, seq++) {
-      const count = Math.min(ctx.maxRowsPerFile, refs.length - start);
+    for (let start = 0, seq = 0; start < refs.length; start += rowsPerFile, seq++) {
+      const count = Math.min(rowsPerFile, refs.length - start);
       const fileRefs = pick(refs, Int32Array.from({ length: count }, (_, i) => start + i));
       const name = `part-${plan.lastDumpId}-${seq}.parquet`;
       const to = `${dir}/${name}`;
       const from = `${STAGING_DIR}/${ctx.runId}/${to}`;
       const bytes = await ctx.target.writeParquet(from, schema, outputBatches(columns, schema, fileRefs, batches, gather), {
         compression: ctx.compression,
+        rowGroupRows,
         metadata: new Map([
           ['heaplake.table', table],
           ['heaplake.dump_id', String(plan.lastDumpId)],
@@ -377,6 +383,19 @@ async function* outputBatches(
     const children = columns.map((c) => gather(c.type, c.name, slice, batches, c.name === 'time' ? newGatherStats() : undefined));
     yield new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: count, nullCount: 0, children }));
   }
+}
+
+/** Average bytes of Arrow buffers per row. */
+function bytesPerRow(batches: readonly RecordBatch[]): number {
+  let bytes = 0;
+  let rows = 0;
+  const size = (d: Data): number =>
+    (d.values?.byteLength ?? 0) + (d.valueOffsets?.byteLength ?? 0) + (d.nullBitmap?.byteLength ?? 0) + d.children.reduce((n, c) => n + size(c), 0);
+  for (const b of batches) {
+    rows += b.numRows;
+    bytes += size(b.data);
+  }
+  return rows === 0 ? 256 : bytes / rows;
 }
 
 async function readLakeFile(target: Target, path: string): Promise<RecordBatch[]> {

@@ -5,10 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import avro from 'avsc';
 import { readAvroBatches } from '../src/columnar/read-avro.js';
 import { parseSchema, branchName, type AvroSchema } from '../src/avro/schema.js';
-import { BigLong, writeAvro } from '../scripts/avsc-writer.js';
+import { avscDecodeFile, writeAvro } from '../scripts/avsc-writer.js';
 import { prng } from '../scripts/heap-like.js';
 import { actualValue } from './helpers/avro-json.js';
 
@@ -118,15 +117,7 @@ test('random schemas and values: heaplake decodes what avsc decodes', async () =
     const codec = ['null', 'deflate', 'snappy'][i % 3]!;
     const file = await writeAvro(schemaJson, values, { codec, blockSize: 256 + Math.floor(rand() * 2048), wrapUnions: true });
     // avsc's own reading of the same bytes is the oracle
-    const avscType = avro.Type.forSchema(schemaJson as avro.Schema, { registry: { long: BigLong } as never, wrapUnions: true });
-    const oracle: unknown[] = [];
-    await new Promise<void>((resolve, reject) => {
-      const decoder = new avro.streams.BlockDecoder({ parseHook: () => avscType, codecs: { null: (b: Buffer, cb: (e: null, o: Buffer) => void) => cb(null, b), deflate: (b: Buffer, cb: (e: Error | null, o?: Buffer) => void) => import('node:zlib').then((z) => z.inflateRaw(b, cb)), snappy: (b: Buffer, cb: (e: Error | null, o?: Buffer) => void) => import('snappy').then((s) => cb(null, s.uncompressSync(b.subarray(0, b.length - 4)) as Buffer)) } } as never);
-      decoder.on('data', (v: unknown) => oracle.push(v));
-      decoder.on('end', resolve);
-      decoder.on('error', reject);
-      decoder.end(file);
-    });
+    const oracle = await avscDecodeFile(file, { wrapUnions: true });
     const { batches } = await readAvroBatches([file], { batch: { maxRows: 1 + Math.floor(rand() * 40) } });
     const ours: unknown[] = [];
     for (const b of batches) {

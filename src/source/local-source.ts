@@ -1,7 +1,7 @@
 /** A Heap export in a local folder with the bucket's layout (manifests/, sync_<id>/…). */
 import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { join, resolve, sep } from 'node:path';
+import { join, resolve } from 'node:path';
 import { asHeaplakeError } from '../errors.js';
 import { isSafeKey, type Source, type SourceObject } from './source.js';
 
@@ -54,9 +54,4 @@ export function localSource(root: string): Source {
       }
     },
   };
-}
-
-/** Whether `child` is inside `parent` (both absolute). */
-export function isInside(parent: string, child: string): boolean {
-  return child === parent || child.startsWith(parent.endsWith(sep) ? parent : parent + sep);
 }

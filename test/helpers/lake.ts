@@ -8,10 +8,7 @@ import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parquetReadObjects, asyncBufferFromFile } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
-import avro from 'avsc';
-import { uncompressSync } from 'snappy';
-import zlib from 'node:zlib';
-import { BigLong } from '../../scripts/avsc-writer.js';
+import { avscDecodeFile } from '../../scripts/avsc-writer.js';
 
 export type Row = Record<string, unknown>;
 
@@ -64,23 +61,7 @@ export function canonicalRows(rows: Row[]): string[] {
 // ---------------------------------------------------------------------------------------------
 // The reference model
 
-function decodeAvro(bytes: Buffer): Promise<Row[]> {
-  return new Promise((resolve, reject) => {
-    const rows: Row[] = [];
-    const decoder = new avro.streams.BlockDecoder({
-      parseHook: (schema: unknown) => avro.Type.forSchema(schema as avro.Schema, { registry: { long: BigLong } as never }),
-      codecs: {
-        null: (b: Buffer, cb: (e: null, o: Buffer) => void) => cb(null, b),
-        deflate: (b: Buffer, cb: (e: Error | null, o?: Buffer) => void) => zlib.inflateRaw(b, cb),
-        snappy: (b: Buffer, cb: (e: null, o: Buffer) => void) => cb(null, uncompressSync(b.subarray(0, b.length - 4)) as Buffer),
-      },
-    } as never);
-    decoder.on('data', (r: Row) => rows.push({ ...r }));
-    decoder.on('end', () => resolve(rows));
-    decoder.on('error', reject);
-    decoder.end(bytes);
-  });
-}
+const decodeAvro = (bytes: Buffer): Promise<Row[]> => avscDecodeFile(bytes);
 
 /** Heap `time` text → ms, with the platform's Date parser (independent of heaplake's). */
 function timeMs(text: string): number | null {
