@@ -48,6 +48,8 @@ export interface RunReport {
   readonly startedAt: string;
   readonly seconds: number;
   readonly dumps: readonly string[];
+  /** Each dump's `property_definitions` pointer, as the manifest gives it (recorded, not read). */
+  readonly propertyDefinitions: Readonly<Record<string, string>>;
   readonly tables: readonly TableStats[];
   readonly planned: readonly { table: string; mode: string; dumps: string[]; files: number; bytes: number }[];
   readonly skipped: readonly { table: string; reason: string }[];
@@ -135,6 +137,7 @@ export async function convert(options: ConvertOptions): Promise<RunReport> {
     startedAt,
     seconds: (performance.now() - started) / 1000,
     dumps: runPlan.dumps.map((d) => String(d.dumpId)),
+    propertyDefinitions: Object.fromEntries(runPlan.dumps.flatMap((d) => (d.propertyDefinitions ? [[String(d.dumpId), d.propertyDefinitions]] : []))),
     tables: results.map((r) => r.stats),
     planned: runPlan.tables.map((t) => ({
       table: t.table,

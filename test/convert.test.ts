@@ -45,6 +45,7 @@ test('the fixture export converts to exactly what the reference model says, read
   const report = await convert({ source: EXPORT, target: lakeDir });
   assert.ok(report.committed);
   assert.deepStrictEqual(report.dumps, ['852', '860', '1200', '1008461850'], 'numeric dump order');
+  assert.equal(report.propertyDefinitions['852'], 's3://heap-rs3-acme/sync_852/property_definitions.json');
   await assertLakeMatchesReference(lakeDir, EXPORT);
   const byTable = Object.fromEntries(report.tables.map((t) => [t.table, t]));
   // the report counts every row: in = out + duplicates (+ filtered)

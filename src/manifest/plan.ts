@@ -57,8 +57,8 @@ export interface TablePlan {
 
 export interface RunPlan {
   readonly source: string;
-  /** Every valid manifest, in dump order. */
-  readonly dumps: readonly { key: string; dumpId: bigint; tables: readonly string[] }[];
+  /** Every valid manifest, in dump order (with its recorded `property_definitions`). */
+  readonly dumps: readonly { key: string; dumpId: bigint; tables: readonly string[]; propertyDefinitions: string | undefined }[];
   readonly tables: readonly TablePlan[];
   /** Tables with nothing new, or left out by an option, and why. */
   readonly skipped: readonly { table: string; reason: string }[];
@@ -158,7 +158,7 @@ export async function planRun(source: Source, state: LakeState, options: PlanOpt
 
   return {
     source: source.description,
-    dumps: manifests.map((m) => ({ key: m.key, dumpId: m.dumpId, tables: m.tables.map((t) => t.name) })),
+    dumps: manifests.map((m) => ({ key: m.key, dumpId: m.dumpId, tables: m.tables.map((t) => t.name), propertyDefinitions: m.propertyDefinitions })),
     tables,
     skipped,
     ignoredKeys,

@@ -57,7 +57,11 @@ function writerProperties(options: ParquetWriteOptions): pw.WriterProperties {
 /** Converts one Arrow JS batch into parquet-wasm's representation (through Arrow IPC). */
 function toWasmBatches(batch: RecordBatch): pw.RecordBatch[] {
   const table = pw.Table.fromIPCStream(tableToIPC(new Table([batch]), 'stream'));
-  return table.recordBatches();
+  try {
+    return table.recordBatches(); // reference-counted copies: the table itself must be freed
+  } finally {
+    table.free();
+  }
 }
 
 /** Streams batches into Parquet bytes (a Node Readable, for a file or an upload body). */
@@ -130,5 +134,5 @@ export async function writeParquetFile(
 /** Reads a whole Parquet file (written by heaplake) back into Arrow RecordBatches. */
 export function readParquetBytes(bytes: Uint8Array): Table {
   const wasmTable = pw.readParquet(bytes, { batchSize: 64 * 1024 });
-  return tableFromIPC(wasmTable.intoIPCStream());
+  return tableFromIPC(wasmTable.intoIPCStream()); // intoIPCStream consumes (frees) the wasm table
 }
