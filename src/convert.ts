@@ -6,14 +6,15 @@
  *   const report = await convert({ source: 'export/', target: 'lake/' });
  */
 import { randomBytes } from 'node:crypto';
-import { UsageError } from './errors.js';
 import { DEFAULT_PARQUET_COMPRESSION, type BatchBounds, type ParquetCompression, type ReadLimits } from './defaults.js';
 import type { Source } from './source/source.js';
 import { localSource } from './source/local-source.js';
+import { s3Source, type S3SourceOptions } from './source/s3-source.js';
+import { s3Target, type S3TargetOptions } from './sink/s3-target.js';
 import type { Target } from './sink/target.js';
 import { localTarget } from './sink/local-target.js';
 import { planRun, type PlanOptions, type RunPlan } from './manifest/plan.js';
-import { STAGING_DIR, readState, type LakeState } from './commit/state.js';
+import { STAGING_DIR, readState, readStateVersioned, type LakeState } from './commit/state.js';
 import { commitRun, removeOrphans } from './commit/commit.js';
 import { runTableTask, type TableStats, type TaskResult } from './table-task.js';
 
@@ -35,6 +36,8 @@ export interface ConvertOptions extends PlanOptions {
   onProgress?: (p: { table: string; file: string; rows: number; bytes: number; filesDone: number; filesTotal: number; bytesDone: number; bytesTotal: number }) => void;
   /** Lines worth telling a person (skipped tables, cleanup). */
   onLog?: (line: string) => void;
+  /** For s3:// sources and targets: region, endpoint, profile, role to assume for the source. */
+  s3?: S3SourceOptions & S3TargetOptions;
   /** Test hook: called after each task, before the commit (throw to simulate a crash). */
   afterTask?: (table: string) => void;
 }
@@ -55,24 +58,24 @@ export interface RunReport {
   readonly skipped: readonly { table: string; reason: string }[];
   readonly ignoredKeys: readonly string[];
   readonly orphansRemoved: readonly string[];
+  readonly warnings: readonly string[];
 }
 
-export function resolveSource(source: string | Source): Source {
+/** A folder path or an `s3://bucket[/prefix]` URI (read with `s3`: region, endpoint, role…). */
+export function resolveSource(source: string | Source, s3?: S3SourceOptions): Source {
   if (typeof source !== 'string') return source;
-  if (source.startsWith('s3://')) throw new UsageError('USAGE', `S3 sources are not supported yet: ${source} (use a local folder)`);
-  return localSource(source);
+  return source.startsWith('s3://') ? s3Source(source, s3) : localSource(source);
 }
 
-export function resolveTarget(target: string | Target): Target {
+export function resolveTarget(target: string | Target, s3?: S3TargetOptions): Target {
   if (typeof target !== 'string') return target;
-  if (target.startsWith('s3://')) throw new UsageError('USAGE', `S3 targets are not supported yet: ${target} (use a local folder)`);
-  return localTarget(target);
+  return target.startsWith('s3://') ? s3Target(target, s3) : localTarget(target);
 }
 
 /** What a run would do, without writing anything. */
 export async function plan(options: Omit<ConvertOptions, 'dryRun'>): Promise<{ plan: RunPlan; state: LakeState }> {
-  const source = resolveSource(options.source);
-  const target = resolveTarget(options.target);
+  const source = resolveSource(options.source, s3With(options));
+  const target = resolveTarget(options.target, options.s3);
   const state = await readState(target);
   return { plan: await planRun(source, state, options), state };
 }
@@ -80,13 +83,14 @@ export async function plan(options: Omit<ConvertOptions, 'dryRun'>): Promise<{ p
 export async function convert(options: ConvertOptions): Promise<RunReport> {
   const started = performance.now();
   const startedAt = new Date().toISOString();
-  const source = resolveSource(options.source);
-  const target = resolveTarget(options.target);
+  const source = resolveSource(options.source, s3With(options));
+  const target = resolveTarget(options.target, options.s3);
   const runId = `${startedAt.replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomBytes(4).toString('hex')}`;
-  const state = await readState(target);
+  const { state, version } = await readStateVersioned(target);
   const orphansRemoved = options.dryRun ? [] : await removeOrphans(target, state);
   if (orphansRemoved.length > 0) options.onLog?.(`removed ${orphansRemoved.length} file(s) left by an earlier failed run`);
   const runPlan = await planRun(source, state, options);
+  for (const w of runPlan.warnings) options.onLog?.(`warning: ${w}`);
   for (const s of runPlan.skipped) options.onLog?.(`${s.table}: ${s.reason}`);
 
   const filesTotal = runPlan.tables.reduce((n, t) => n + t.dumps.reduce((m, d) => m + d.files.length, 0), 0);
@@ -102,7 +106,7 @@ export async function convert(options: ConvertOptions): Promise<RunReport> {
       await target.removeTree(`${STAGING_DIR}/${runId}`).catch(() => undefined);
       throw err;
     }
-    if (results.length > 0) await commitRun(target, state, runId, results);
+    if (results.length > 0) await commitRun(target, state, version, runId, results);
   }
   async function runTasks(): Promise<void> {
     for (const tablePlan of runPlan.tables) {
@@ -149,5 +153,12 @@ export async function convert(options: ConvertOptions): Promise<RunReport> {
     skipped: runPlan.skipped,
     ignoredKeys: runPlan.ignoredKeys,
     orphansRemoved,
+    warnings: runPlan.warnings,
   };
+}
+
+function s3With(options: ConvertOptions | Omit<ConvertOptions, 'dryRun'>): S3SourceOptions | undefined {
+  if (!options.s3) return undefined;
+  const onLog = options.onLog;
+  return onLog ? { ...options.s3, onWarning: (m) => onLog(`warning: ${m}`) } : options.s3;
 }

@@ -35,6 +35,8 @@ export type ErrorCode =
   | 'TIME_PARSE'
   /** the lake's own metadata (_heaplake/) is unreadable or inconsistent */
   | 'STATE'
+  /** another run committed to the same lake first */
+  | 'CONCURRENT_COMMIT'
   // everything around the data
   | 'USAGE'
   /** reading the input failed (missing file, network) */

@@ -61,8 +61,10 @@ function captureTarget(into: { schema?: Schema; batches: RecordBatch[] }): Targe
   return {
     description: '(memory)',
     readText: () => Promise.resolve(undefined),
+    readVersioned: () => Promise.resolve(undefined),
     readBytes: unsupported,
     writeAtomic: unsupported,
+    writeIfUnchanged: unsupported,
     async writeParquet(_path, schema, batches) {
       into.schema = schema;
       for await (const b of batches) into.batches.push(b);

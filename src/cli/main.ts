@@ -18,7 +18,7 @@ export function exitCodeFor(err: unknown): number {
   if (!(err instanceof HeaplakeError)) return EXIT.internal;
   const code: ErrorCode = err.code;
   if (code === 'USAGE') return EXIT.usage;
-  if (code === 'IO' || code === 'PARQUET' || code === 'STATE') return EXIT.output;
+  if (code === 'IO' || code === 'PARQUET' || code === 'STATE' || code === 'CONCURRENT_COMMIT') return EXIT.output;
   return EXIT.badInput;
 }
 
@@ -121,14 +121,44 @@ function exportOptions<T>(y: Argv<T>) {
     .option('tables', { type: 'string', array: true, describe: 'only these tables (names or globs)' })
     .option('exclude-tables', { type: 'string', array: true, describe: 'leave out these tables (names or globs)' })
     .option('start-date', { type: 'string', describe: 'YYYY-MM-DD: leave out event rows whose time is earlier' })
-    .option('include-event-metadata', { type: 'boolean', default: false, describe: 'pass _event_metadata through (skipped by default)' });
+    .option('include-event-metadata', { type: 'boolean', default: false, describe: 'pass _event_metadata through (skipped by default)' })
+    .option('region', { type: 'string', describe: 'AWS region of the buckets (s3:// source or target)' })
+    .option('endpoint', { type: 'string', describe: 'an S3-compatible endpoint (MinIO, R2, a local server): path-style addressing' })
+    .option('profile', { type: 'string', describe: 'the AWS shared-config profile to use' })
+    .option('role-arn', { type: 'string', describe: 'a role to assume for reading the Heap bucket' })
+    .option('account-id', { type: 'string', describe: 'with --role-name: the account of the role to assume' })
+    .option('role-name', { type: 'string', describe: 'with --account-id: the role to assume' })
+    .option('external-id', { type: 'string', describe: 'the external id the role requires' })
+    .group(['region', 'endpoint', 'profile', 'role-arn', 'account-id', 'role-name', 'external-id'], 'S3 (for s3:// sources and targets):');
 }
 
-function exportArgs(args: { source: string; target: string; tables?: string[] | undefined; 'exclude-tables'?: string[] | undefined; 'start-date'?: string | undefined; 'include-event-metadata': boolean }) {
+interface ExportArgs {
+  source: string;
+  target: string;
+  tables?: string[] | undefined;
+  'exclude-tables'?: string[] | undefined;
+  'start-date'?: string | undefined;
+  'include-event-metadata': boolean;
+  region?: string | undefined;
+  endpoint?: string | undefined;
+  profile?: string | undefined;
+  'role-arn'?: string | undefined;
+  'account-id'?: string | undefined;
+  'role-name'?: string | undefined;
+  'external-id'?: string | undefined;
+}
+
+function exportArgs(args: ExportArgs) {
+  const s3: Record<string, string> = {};
+  for (const [flag, key] of [['region', 'region'], ['endpoint', 'endpoint'], ['profile', 'profile'], ['role-arn', 'roleArn'], ['account-id', 'accountId'], ['role-name', 'roleName'], ['external-id', 'externalId']] as const) {
+    const v = args[flag];
+    if (v !== undefined) s3[key] = v;
+  }
   return {
     source: args.source,
     target: args.target,
     includeEventMetadata: args['include-event-metadata'],
+    ...(Object.keys(s3).length > 0 ? { s3 } : {}),
     ...(args.tables ? { tables: args.tables.flatMap((t) => t.split(',')) } : {}),
     ...(args['exclude-tables'] ? { excludeTables: args['exclude-tables'].flatMap((t) => t.split(',')) } : {}),
     ...(args['start-date'] === undefined ? {} : { startDate: args['start-date'] }),

@@ -6,18 +6,30 @@
  * orphans the next run removes); a crash after it leaves only obsolete files behind, which
  * the next run removes too. Readers that go through the state never see a mix.
  */
+import { HeaplakeError } from '../errors.js';
 import type { Target } from '../sink/target.js';
 import type { TaskResult } from '../table-task.js';
 import { STAGING_DIR, STATE_DIR } from '../manifest/tables.js';
 import { STATE_PATH, encodeState, type LakeState } from './state.js';
 
-export async function commitRun(target: Target, previous: LakeState, runId: string, results: readonly TaskResult[]): Promise<LakeState> {
-  for (const r of results) for (const s of r.staged) await target.move(s.from, s.to);
+export async function commitRun(target: Target, previous: LakeState, version: string | undefined, runId: string, results: readonly TaskResult[]): Promise<LakeState> {
+  const moved: string[] = [];
+  for (const r of results) {
+    for (const s of r.staged) {
+      await target.move(s.from, s.to);
+      moved.push(s.to);
+    }
+  }
   const tables = { ...previous.tables };
   for (const r of results) tables[r.table] = r.state;
   const sorted = Object.fromEntries(Object.entries(tables).sort(([a], [b]) => (a < b ? -1 : 1)));
   const next: LakeState = { format: 'heaplake-lake', version: 1, committedAt: new Date().toISOString(), runId, tables: sorted };
-  await target.writeAtomic(STATE_PATH, encodeState(next));
+  // the commit point: only if nobody committed since this run read the state
+  if (!(await target.writeIfUnchanged(STATE_PATH, encodeState(next), version))) {
+    for (const path of moved) await target.remove(path).catch(() => undefined);
+    await target.removeTree(`${STAGING_DIR}/${runId}`).catch(() => undefined);
+    throw new HeaplakeError('CONCURRENT_COMMIT', `another run committed to ${target.description} while this one was running; nothing of this run was published, run it again`, { file: STATE_PATH });
+  }
   for (const r of results) for (const path of r.obsolete) await target.remove(path);
   await target.removeTree(`${STAGING_DIR}/${runId}`);
   return next;

@@ -47,8 +47,17 @@ export interface LakeState {
 export const EMPTY_STATE: LakeState = Object.freeze({ format: 'heaplake-lake', version: 1, committedAt: null, runId: null, tables: {} });
 
 export async function readState(target: Target): Promise<LakeState> {
-  const text = await target.readText(STATE_PATH);
-  if (text === undefined) return EMPTY_STATE;
+  return (await readStateVersioned(target)).state;
+}
+
+/** The state and its version token (undefined for a new lake), for the conditional commit. */
+export async function readStateVersioned(target: Target): Promise<{ state: LakeState; version: string | undefined }> {
+  const read = await target.readVersioned(STATE_PATH);
+  if (read === undefined) return { state: EMPTY_STATE, version: undefined };
+  return { state: parseState(read.text), version: read.version };
+}
+
+function parseState(text: string): LakeState {
   let json: unknown;
   try {
     json = JSON.parse(text);

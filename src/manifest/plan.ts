@@ -66,6 +66,7 @@ export interface RunPlan {
   readonly ignoredKeys: readonly string[];
   /** Start date as epoch microseconds, when given. */
   readonly startMicros: number | undefined;
+  readonly warnings: readonly string[];
 }
 
 export async function planRun(source: Source, state: LakeState, options: PlanOptions = {}): Promise<RunPlan> {
@@ -80,7 +81,9 @@ export async function planRun(source: Source, state: LakeState, options: PlanOpt
   // numeric order: sync_99 before sync_100 (a real bug in other loaders)
   found.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.key < b.key ? -1 : 1));
   const manifests: HeapManifest[] = [];
-  let bucket = source.bucket;
+  // every manifest must name one bucket; that it differs from the source's own is only worth a
+  // warning (exports get copied between buckets), since keys resolve under the source anyway
+  let bucket: string | undefined;
   for (const { key } of found) {
     const manifest = parseManifest(key, await source.readAll(key), bucket);
     bucket ??= manifest.bucket;
@@ -92,6 +95,10 @@ export async function planRun(source: Source, state: LakeState, options: PlanOpt
     manifests.push(manifest);
   }
 
+  const warnings: string[] = [];
+  if (source.bucket !== undefined && bucket !== undefined && bucket !== source.bucket) {
+    warnings.push(`the manifests name bucket "${bucket}", the source is "${source.bucket}": reading the keys from the source`);
+  }
   const include = options.tables && options.tables.length > 0 ? globMatcher(options.tables) : () => true;
   const exclude = options.excludeTables && options.excludeTables.length > 0 ? globMatcher(options.excludeTables) : () => false;
   const names = [...new Set(manifests.flatMap((m) => m.tables.map((t) => t.name)))].sort();
@@ -163,6 +170,7 @@ export async function planRun(source: Source, state: LakeState, options: PlanOpt
     skipped,
     ignoredKeys,
     startMicros,
+    warnings,
   };
 }
 

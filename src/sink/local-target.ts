@@ -1,6 +1,7 @@
 /** A lake in a local folder. */
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
 import { SinkError } from '../errors.js';
 import { isSafeKey } from '../source/source.js';
 import { writeParquetFile } from './parquet.js';
@@ -30,14 +31,30 @@ export function localTarget(root: string): Target {
         throw new SinkError('IO', (err as Error).message, { file: path }, { cause: err });
       }
     },
+    async readVersioned(path) {
+      try {
+        const bytes = await readFile(pathOf(path));
+        return { text: bytes.toString('utf8'), version: versionOf(bytes) };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw new SinkError('IO', (err as Error).message, { file: path }, { cause: err });
+      }
+    },
     readBytes: (path) => io(path, () => readFile(pathOf(path))),
-    writeAtomic: (path, bytes) =>
+    writeAtomic: (path, bytes) => io(path, () => writeReplacing(pathOf(path), bytes)),
+    writeIfUnchanged: (path, bytes, version) =>
       io(path, async () => {
-        const full = pathOf(path);
-        await mkdir(dirname(full), { recursive: true });
-        const tmp = `${full}.tmp-${process.pid}`;
-        await writeFile(tmp, bytes);
-        await rename(tmp, full);
+        // a local folder has no compare-and-swap: check, then replace (a small window remains;
+        // concurrent runs on one local lake are not supported)
+        let current: string | undefined;
+        try {
+          current = versionOf(await readFile(pathOf(path)));
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        }
+        if (current !== version) return false;
+        await writeReplacing(pathOf(path), bytes);
+        return true;
       }),
     async writeParquet(path, schema, batches, options) {
       const full = pathOf(path);
@@ -72,4 +89,16 @@ export function localTarget(root: string): Target {
     remove: (path) => io(path, () => rm(pathOf(path), { force: true })),
     removeTree: (prefix) => io(prefix, () => rm(pathOf(prefix), { recursive: true, force: true })),
   };
+}
+
+/** Writes a temporary file beside `full`, then renames it over: readers see old or new. */
+async function writeReplacing(full: string, bytes: Uint8Array): Promise<void> {
+  await mkdir(dirname(full), { recursive: true });
+  const tmp = `${full}.tmp-${process.pid}`;
+  await writeFile(tmp, bytes);
+  await rename(tmp, full);
+}
+
+function versionOf(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
 }

@@ -8,7 +8,7 @@
  */
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
-import { Readable } from 'node:stream';
+import { Readable, Transform, pipeline as streamPipeline } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { basename, dirname, join } from 'node:path';
 import * as pw from 'parquet-wasm';
@@ -91,20 +91,20 @@ export async function encodeParquetStream(schema: Schema, batches: AsyncIterable
 }
 
 /**
- * Writes batches to a Parquet file atomically: into a temporary file beside it, renamed into
- * place only when complete. On any failure the temporary file is removed and nothing is left
- * at `path`.
+ * Encodes batches as Parquet and hands the byte stream to `deliver` (a file, an upload), then
+ * checks the outcome: parquet-wasm rewraps an error raised by its input and may even end the
+ * file normally after one, so a file counts as complete only when every batch was consumed
+ * without an error. `abandon` undoes a partial delivery (a temporary file, an upload). Errors
+ * are HeaplakeErrors: the input's own, or a SinkError naming `name`.
  */
-export async function writeParquetFile(
-  path: string,
+export async function deliverParquet(
+  name: string,
   schema: Schema,
   batches: AsyncIterable<RecordBatch>,
-  options: ParquetWriteOptions = {},
+  options: ParquetWriteOptions,
+  deliver: (bytes: Readable) => Promise<void>,
+  abandon: () => Promise<void>,
 ): Promise<void> {
-  const tmp = join(dirname(path), `.heaplake-tmp-${process.pid}-${Date.now()}-${basename(path)}`);
-  // parquet-wasm rewraps an error raised by its input stream; keep ours to rethrow it as it was
-  // and it ends the file normally when its input stream errors: a file is complete only when
-  // every batch was consumed without an error
   let sourceError: unknown;
   let consumed = false;
   async function* watched(): AsyncGenerator<RecordBatch> {
@@ -116,19 +116,47 @@ export async function writeParquetFile(
       throw err;
     }
   }
+  // the last bytes pass only if the input was read to its end without an error: a file or an
+  // upload is never completed from a stream that stopped early
+  const guard = new Transform({
+    transform: (chunk, _encoding, done) => done(null, chunk),
+    flush: (done) => done(sourceError !== undefined ? asError(sourceError) : consumed ? null : new Error('the Parquet writer stopped before the last batch')),
+  });
   try {
-    const bytes = await encodeParquetStream(schema, watched(), options);
-    await pipeline(bytes, createWriteStream(tmp));
-    if (sourceError !== undefined) throw sourceError;
-    if (!consumed) throw new Error('the Parquet writer stopped before the last batch');
-    await rename(tmp, path);
+    await deliver(streamPipeline(await encodeParquetStream(schema, watched(), options), guard, () => undefined));
   } catch (err) {
-    await rm(tmp, { force: true });
+    await abandon();
     if (sourceError !== undefined) throw sourceError;
     if (err instanceof HeaplakeError) throw err; // bad input found while streaming: already typed
     const io = err instanceof Error && 'syscall' in err;
-    throw new SinkError(io ? 'IO' : 'PARQUET', `cannot write ${path}: ${(err as Error).message ?? String(err)}`, { file: path }, { cause: err });
+    throw new SinkError(io ? 'IO' : 'PARQUET', `cannot write ${name}: ${(err as Error).message ?? String(err)}`, { file: name }, { cause: err });
   }
+}
+
+/**
+ * Writes batches to a Parquet file atomically: into a temporary file beside it, renamed into
+ * place only when complete. On any failure nothing is left at `path`.
+ */
+export async function writeParquetFile(
+  path: string,
+  schema: Schema,
+  batches: AsyncIterable<RecordBatch>,
+  options: ParquetWriteOptions = {},
+): Promise<void> {
+  const tmp = join(dirname(path), `.heaplake-tmp-${process.pid}-${Date.now()}-${basename(path)}`);
+  await deliverParquet(
+    path,
+    schema,
+    batches,
+    options,
+    (bytes) => pipeline(bytes, createWriteStream(tmp)),
+    () => rm(tmp, { force: true }),
+  );
+  await rename(tmp, path);
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }
 
 /** Reads a whole Parquet file (written by heaplake) back into Arrow RecordBatches. */

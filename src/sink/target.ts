@@ -10,9 +10,16 @@ export interface Target {
   readonly description: string;
   /** A small file's text, or undefined when it does not exist. */
   readText(path: string): Promise<string | undefined>;
+  /** A small file's text with a version token (for `writeIfUnchanged`), or undefined when absent. */
+  readVersioned(path: string): Promise<{ text: string; version: string } | undefined>;
   readBytes(path: string): Promise<Uint8Array>;
   /** Writes a small file so that readers see the old or the new content, never a mix. */
   writeAtomic(path: string, bytes: Uint8Array): Promise<void>;
+  /**
+   * Writes a small file atomically only if it is still at `version` (undefined: only if it does
+   * not exist). Returns false when another writer changed it first.
+   */
+  writeIfUnchanged(path: string, bytes: Uint8Array, version: string | undefined): Promise<boolean>;
   /** Streams batches into a Parquet file; nothing is left at `path` on failure. Returns its size. */
   writeParquet(path: string, schema: Schema, batches: AsyncIterable<RecordBatch>, options: ParquetWriteOptions): Promise<number>;
   /** Every file below `prefix` (a folder path), recursively. */

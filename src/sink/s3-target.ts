@@ -1,0 +1,141 @@
+/**
+ * A lake in an S3 bucket (`s3://bucket[/prefix]`).
+ *
+ * Parquet files stream from the encoder into a lib-storage multipart `Upload` (bounded part
+ * size and queue, so memory stays bounded); a failed upload is aborted, so no half-written
+ * object ever appears. S3 has no rename: `move` is a server-side copy then a delete. The state
+ * is written with a conditional PUT (`If-Match` on the ETag read at the start of the run, or
+ * `If-None-Match: *` for a new lake): of two runs racing to commit, the second gets 412 and
+ * fails without changing anything. Stores that ignore conditional headers give no such
+ * protection (see the README).
+ */
+import {
+  CopyObjectCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { PassThrough } from 'node:stream';
+import { SinkError } from '../errors.js';
+import { isSafeKey } from '../source/source.js';
+import { createS3Client, parseS3Uri, type S3Options } from '../source/s3-client.js';
+import { deliverParquet } from './parquet.js';
+import type { Target } from './target.js';
+
+export interface S3TargetOptions extends S3Options {
+  /** Multipart part size in bytes (≥ 5 MiB; default 8 MiB). */
+  partSize?: number;
+  /** Parts uploaded at once (default 2: memory ≈ partSize × (queueSize + 1)). */
+  queueSize?: number;
+}
+
+const status = (err: unknown): number | undefined => (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+const missing = (err: unknown): boolean => status(err) === 404 || (err as Error).name === 'NoSuchKey' || (err as Error).name === 'NotFound';
+
+export function s3Target(uri: string, options: S3TargetOptions = {}, client?: S3Client): Target {
+  const { bucket, prefix } = parseS3Uri(uri);
+  // the target is written with the caller's own identity, never the role assumed for Heap's bucket
+  const s3 = client ?? createS3Client(options, false);
+  const keyOf = (path: string): string => {
+    if (!isSafeKey(path)) throw new SinkError('IO', `unsafe lake path ${JSON.stringify(path)}`, { file: path });
+    return prefix + path;
+  };
+  const where = (path: string) => `s3://${bucket}/${prefix}${path}`;
+  const io = async <T>(path: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof SinkError) throw err;
+      throw new SinkError('IO', `${where(path)}: ${(err as Error).message}`, { file: where(path) }, { cause: err });
+    }
+  };
+  const getText = async (path: string): Promise<{ text: string; version: string } | undefined> => {
+    try {
+      const r = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: keyOf(path) }));
+      return { text: await r.Body!.transformToString('utf8'), version: r.ETag ?? '' };
+    } catch (err) {
+      if (missing(err)) return undefined;
+      throw new SinkError('IO', `${where(path)}: ${(err as Error).message}`, { file: where(path) }, { cause: err });
+    }
+  };
+  const list = async (path: string): Promise<string[]> => {
+    const out: string[] = [];
+    let token: string | undefined;
+    const listPrefix = path ? `${keyOf(path)}/` : prefix;
+    do {
+      const page = await io(path, () => s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: listPrefix, ...(token ? { ContinuationToken: token } : {}) })));
+      for (const o of page.Contents ?? []) if (o.Key) out.push(o.Key.slice(prefix.length));
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return out.sort();
+  };
+
+  return {
+    description: `s3://${bucket}/${prefix}`,
+    readText: async (path) => (await getText(path))?.text,
+    readVersioned: getText,
+    readBytes: (path) =>
+      io(path, async () => {
+        const r = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: keyOf(path) }));
+        return r.Body!.transformToByteArray();
+      }),
+    writeAtomic: (path, bytes) => io(path, async () => void (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: keyOf(path), Body: bytes })))),
+    async writeIfUnchanged(path, bytes, version) {
+      try {
+        await s3.send(new PutObjectCommand({ Bucket: bucket, Key: keyOf(path), Body: bytes, ...(version === undefined ? { IfNoneMatch: '*' } : { IfMatch: version }) }));
+        return true;
+      } catch (err) {
+        if (status(err) === 412 || status(err) === 409) return false;
+        throw new SinkError('IO', `${where(path)}: ${(err as Error).message}`, { file: where(path) }, { cause: err });
+      }
+    },
+    async writeParquet(path, schema, batches, parquetOptions) {
+      let bytes = 0;
+      let upload: Upload | undefined;
+      await deliverParquet(
+        where(path),
+        schema,
+        batches,
+        parquetOptions,
+        async (stream) => {
+          const counted = new PassThrough();
+          counted.on('data', (c: Buffer) => (bytes += c.length));
+          stream.on('error', (err) => counted.destroy(err));
+          stream.pipe(counted);
+          upload = new Upload({
+            client: s3,
+            params: { Bucket: bucket, Key: keyOf(path), Body: counted },
+            partSize: Math.max(5 * 1024 * 1024, options.partSize ?? 8 * 1024 * 1024),
+            queueSize: options.queueSize ?? 2,
+            leavePartsOnError: false, // a failed upload aborts its multipart upload
+          });
+          await upload.done();
+        },
+        async () => {
+          await upload?.abort().catch(() => undefined);
+        },
+      );
+      return bytes;
+    },
+    list,
+    move: (from, to) =>
+      io(to, async () => {
+        // URL-encoded, keeping '/' and '=' (partition folders) as they are
+        const source = `${bucket}/${keyOf(from).split('/').map((part) => encodeURIComponent(part).replace(/%3D/g, '=')).join('/')}`;
+        await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: keyOf(to), CopySource: source }));
+        await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: keyOf(from) }));
+      }),
+    remove: (path) => io(path, async () => void (await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: keyOf(path) })))),
+    async removeTree(path) {
+      const keys = await list(path);
+      for (let i = 0; i < keys.length; i += 1000) {
+        const chunk = keys.slice(i, i + 1000);
+        await io(path, () => s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: chunk.map((k) => ({ Key: prefix + k })), Quiet: true } })));
+      }
+    },
+  };
+}

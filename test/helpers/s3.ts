@@ -1,0 +1,140 @@
+/**
+ * A real S3-compatible server for tests (s3rver in a child process on 127.0.0.1), a
+ * fault-injecting HTTP proxy to put in front of it, and small helpers to move folders in and
+ * out of buckets. Never a mocked SDK client.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, statSync, mkdirSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { ROOT } from './paths.js';
+
+// s3rver checks signatures against its default key pair; the SDK's default chain reads these
+process.env['AWS_ACCESS_KEY_ID'] = 'S3RVER';
+process.env['AWS_SECRET_ACCESS_KEY'] = 'S3RVER';
+process.env['AWS_REGION'] = 'us-east-1';
+delete process.env['AWS_PROFILE'];
+delete process.env['AWS_SESSION_TOKEN'];
+
+export interface S3Server {
+  readonly endpoint: string;
+  readonly port: number;
+  client(endpoint?: string): S3Client;
+  stop(): Promise<void>;
+}
+
+export async function startS3(buckets: string[]): Promise<S3Server> {
+  const dir = mkdtempSync(join(tmpdir(), 'heaplake-s3rver-'));
+  const child: ChildProcess = spawn(process.execPath, ['--openssl-legacy-provider', join(ROOT, 'test/helpers/s3rver-main.mjs'), dir, ...buckets], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const line = out.split('\n')[0];
+      if (out.includes('\n') && line) resolve((JSON.parse(line) as { port: number }).port);
+    });
+    child.on('exit', (code) => reject(new Error(`s3rver exited with ${code}`)));
+  });
+  const endpoint = `http://127.0.0.1:${port}`;
+  return {
+    endpoint,
+    port,
+    client: (e = endpoint) =>
+      new S3Client({ region: 'us-east-1', endpoint: e, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED', credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/** Uploads every file below `dir` to `s3://bucket/prefix…`. */
+export async function uploadDir(client: S3Client, dir: string, bucket: string, prefix = ''): Promise<number> {
+  let n = 0;
+  const walk = async (d: string, rel: string) => {
+    for (const name of readdirSync(d)) {
+      const p = join(d, name);
+      const r = rel ? `${rel}/${name}` : name;
+      if (statSync(p).isDirectory()) await walk(p, r);
+      else {
+        await client.send(new PutObjectCommand({ Bucket: bucket, Key: prefix + r, Body: readFileSync(p) }));
+        n++;
+      }
+    }
+  };
+  await walk(dir, '');
+  return n;
+}
+
+/** Downloads every object under `s3://bucket/prefix` into a new local folder. */
+export async function downloadPrefix(client: S3Client, bucket: string, prefix: string): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'heaplake-download-'));
+  let token: string | undefined;
+  do {
+    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }));
+    for (const o of page.Contents ?? []) {
+      const body = await (await client.send(new GetObjectCommand({ Bucket: bucket, Key: o.Key! }))).Body!.transformToByteArray();
+      const path = join(dir, o.Key!.slice(prefix.length));
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, body);
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return dir;
+}
+
+export type Fault =
+  | { kind: 'status'; status: number }
+  /** Pass the response on, but cut the connection after this many body bytes. */
+  | { kind: 'reset'; afterBytes: number }
+  /** Pass the response on, but end the body early (Content-Length kept). */
+  | { kind: 'short'; afterBytes: number };
+
+/** An HTTP proxy to `port` that applies `decide(req)` to each request (undefined: pass through). */
+export async function startFaultProxy(port: number, decide: (req: http.IncomingMessage) => Fault | undefined): Promise<{ endpoint: string; close(): Promise<void>; count: number }> {
+  const state = { count: 0 };
+  const server = http.createServer((req, res) => {
+    const fault = decide(req);
+    if (fault) state.count++;
+    if (fault?.kind === 'status') {
+      req.resume();
+      res.writeHead(fault.status, { 'content-type': 'application/xml' });
+      res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${fault.status === 503 ? 'SlowDown' : 'InternalError'}</Code><Message>injected</Message></Error>`);
+      return;
+    }
+    const upstream = http.request({ host: '127.0.0.1', port, method: req.method, path: req.url, headers: req.headers }, (up) => {
+      res.writeHead(up.statusCode ?? 500, up.headers);
+      if (!fault) {
+        up.pipe(res);
+        return;
+      }
+      let sent = 0;
+      up.on('data', (chunk: Buffer) => {
+        if (sent >= fault.afterBytes) return;
+        const part = chunk.subarray(0, Math.max(0, fault.afterBytes - sent));
+        sent += part.length;
+        res.write(part);
+        if (sent >= fault.afterBytes) {
+          if (fault.kind === 'reset') res.socket?.destroy();
+          else res.socket?.end();
+          up.destroy();
+        }
+      });
+      up.on('end', () => res.end());
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address() as { port: number };
+  return {
+    endpoint: `http://127.0.0.1:${address.port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    get count() {
+      return state.count;
+    },
+  };
+}
