@@ -39,7 +39,7 @@ export interface ConvertOptions extends PlanOptions {
   /** For s3:// sources and targets: region, endpoint, profile, role to assume for the source. */
   s3?: S3SourceOptions & S3TargetOptions;
   /** Test hook: called after each task, before the commit (throw to simulate a crash). */
-  afterTask?: (table: string) => void;
+  afterTask?: (table: string) => void | Promise<void>;
 }
 
 export interface RunReport {
@@ -87,8 +87,7 @@ export async function convert(options: ConvertOptions): Promise<RunReport> {
   const target = resolveTarget(options.target, options.s3);
   const runId = `${startedAt.replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomBytes(4).toString('hex')}`;
   const { state, version } = await readStateVersioned(target);
-  const orphansRemoved = options.dryRun ? [] : await removeOrphans(target, state);
-  if (orphansRemoved.length > 0) options.onLog?.(`removed ${orphansRemoved.length} file(s) left by an earlier failed run`);
+  let orphansRemoved: string[] = [];
   const runPlan = await planRun(source, state, options);
   for (const w of runPlan.warnings) options.onLog?.(`warning: ${w}`);
   for (const s of runPlan.skipped) options.onLog?.(`${s.table}: ${s.reason}`);
@@ -106,7 +105,11 @@ export async function convert(options: ConvertOptions): Promise<RunReport> {
       await target.removeTree(`${STAGING_DIR}/${runId}`).catch(() => undefined);
       throw err;
     }
-    if (results.length > 0) await commitRun(target, state, version, runId, results);
+    if (results.length > 0) {
+      const committed = await commitRun(target, state, version, runId, results);
+      orphansRemoved = await removeOrphans(target, committed);
+      if (orphansRemoved.length > 0) options.onLog?.(`removed ${orphansRemoved.length} file(s) left by earlier failed runs`);
+    }
   }
   async function runTasks(): Promise<void> {
     for (const tablePlan of runPlan.tables) {
@@ -129,7 +132,7 @@ export async function convert(options: ConvertOptions): Promise<RunReport> {
           },
         }),
       );
-      options.afterTask?.(tablePlan.table);
+      await options.afterTask?.(tablePlan.table);
     }
   }
   return {

@@ -176,3 +176,17 @@ test('readExport yields, per table, the same rows convert writes', async () => {
   }
   assert.deepStrictEqual(seen.sort(), Object.keys(lake).sort());
 });
+
+test('two runs racing on one lake folder: exactly one commits, the other publishes nothing', async () => {
+  const lakeDir = tmp();
+  await convert({ source: EXPORT, target: lakeDir, tables: ['users'] });
+  let winner: Awaited<ReturnType<typeof convert>> | undefined;
+  await assert.rejects(
+    convert({ source: EXPORT, target: lakeDir, afterTask: async () => void (winner ??= await convert({ source: EXPORT, target: lakeDir })) }),
+    (e: unknown) => (e as { code?: string }).code === 'CONCURRENT_COMMIT',
+  );
+  assert.ok(winner?.committed);
+  const state = JSON.parse(readFileSync(join(lakeDir, '_heaplake/state.json'), 'utf8'));
+  assert.equal(state.runId, winner!.runId);
+  await assertLakeMatchesReference(lakeDir, EXPORT);
+});

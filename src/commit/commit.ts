@@ -1,10 +1,13 @@
 /**
  * Publishing a run: every task's files are staged under `_heaplake/staging/<run>/`; the commit
- * moves them to their final paths (new, unique names: nothing live is overwritten), then
- * writes the new state atomically — the commit point — then deletes the files it made
- * obsolete. A crash before the state write leaves the old state in force (the moved files are
- * orphans the next run removes); a crash after it leaves only obsolete files behind, which
- * the next run removes too. Readers that go through the state never see a mix.
+ * checks that nobody committed since the run began, moves the files to their final paths (new,
+ * unique names: nothing live is overwritten), then writes the new state atomically and only if
+ * it is still the version the run read — the commit point — then deletes the files it made
+ * obsolete and what failed runs left behind. A crash before the state write leaves the old
+ * state in force (the moved files are orphans the next commit removes); a crash after it
+ * leaves only obsolete files, removed the same way. Readers that go through the state never
+ * see a mix. Cleanup happens only after a commit, never at the start of a run, so a run
+ * cannot delete the files of another run still in progress on the same lake.
  */
 import { HeaplakeError } from '../errors.js';
 import type { Target } from '../sink/target.js';
@@ -13,6 +16,11 @@ import { STAGING_DIR, STATE_DIR } from '../manifest/tables.js';
 import { STATE_PATH, encodeState, type LakeState } from './state.js';
 
 export async function commitRun(target: Target, previous: LakeState, version: string | undefined, runId: string, results: readonly TaskResult[]): Promise<LakeState> {
+  // someone committed since this run read the state: give up before touching anything visible
+  if ((await target.readVersioned(STATE_PATH))?.version !== version) {
+    await target.removeTree(`${STAGING_DIR}/${runId}`).catch(() => undefined);
+    throw concurrent(target);
+  }
   const moved: string[] = [];
   for (const r of results) {
     for (const s of r.staged) {
@@ -28,15 +36,19 @@ export async function commitRun(target: Target, previous: LakeState, version: st
   if (!(await target.writeIfUnchanged(STATE_PATH, encodeState(next), version))) {
     for (const path of moved) await target.remove(path).catch(() => undefined);
     await target.removeTree(`${STAGING_DIR}/${runId}`).catch(() => undefined);
-    throw new HeaplakeError('CONCURRENT_COMMIT', `another run committed to ${target.description} while this one was running; nothing of this run was published, run it again`, { file: STATE_PATH });
+    throw concurrent(target);
   }
   for (const r of results) for (const path of r.obsolete) await target.remove(path);
   await target.removeTree(`${STAGING_DIR}/${runId}`);
   return next;
 }
 
+function concurrent(target: Target): HeaplakeError {
+  return new HeaplakeError('CONCURRENT_COMMIT', `another run committed to ${target.description} while this one was running; nothing of this run was published: run it again`, { file: STATE_PATH });
+}
+
 /**
- * Removes what a failed run left behind: staging folders, and Parquet files in table folders
+ * Removes what failed runs left behind: staging folders, and Parquet files in table folders
  * that the committed state does not list. Returns the removed paths.
  */
 export async function removeOrphans(target: Target, state: LakeState): Promise<string[]> {

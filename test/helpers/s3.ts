@@ -93,10 +93,46 @@ export type Fault =
   /** Pass the response on, but end the body early (Content-Length kept). */
   | { kind: 'short'; afterBytes: number };
 
-/** An HTTP proxy to `port` that applies `decide(req)` to each request (undefined: pass through). */
-export async function startFaultProxy(port: number, decide: (req: http.IncomingMessage) => Fault | undefined): Promise<{ endpoint: string; close(): Promise<void>; count: number }> {
+/** The ETag of an object behind the proxy, or undefined when it does not exist. */
+function headEtag(port: number, path: string, headers: http.IncomingHttpHeaders): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const h = { ...headers };
+    delete h['if-match'];
+    delete h['if-none-match'];
+    delete h['content-length'];
+    // the PUT's signature does not cover a HEAD; s3rver does not check it for HEAD of a public path
+    const r = http.request({ host: '127.0.0.1', port, method: 'HEAD', path: path.split('?')[0], headers: { host: h.host ?? '' } }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200 ? String(res.headers.etag) : undefined);
+    });
+    r.on('error', reject);
+    r.end();
+  });
+}
+
+/**
+ * An HTTP proxy to `port` that applies `decide(req)` to each request (undefined: pass through).
+ * With `enforceConditions`, it answers conditional PUTs (If-Match / If-None-Match) the way S3
+ * does — 412 when the condition fails — which s3rver itself ignores.
+ */
+export async function startFaultProxy(
+  port: number,
+  decide: (req: http.IncomingMessage) => Fault | undefined,
+  options: { enforceConditions?: boolean } = {},
+): Promise<{ endpoint: string; close(): Promise<void>; count: number }> {
   const state = { count: 0 };
-  const server = http.createServer((req, res) => {
+  const server = http.createServer(async (req, res) => {
+    if (options.enforceConditions && req.method === 'PUT' && (req.headers['if-match'] || req.headers['if-none-match'])) {
+      const etag = await headEtag(port, req.url ?? '/', req.headers);
+      const ifMatch = req.headers['if-match'];
+      const failed = req.headers['if-none-match'] === '*' ? etag !== undefined : ifMatch !== undefined && ifMatch !== etag;
+      if (failed) {
+        req.resume();
+        res.writeHead(412, { 'content-type': 'application/xml' });
+        res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>');
+        return;
+      }
+    }
     const fault = decide(req);
     if (fault) state.count++;
     if (fault?.kind === 'status') {
