@@ -16,6 +16,7 @@ import { localTarget } from './sink/local-target.js';
 import { planRun, type PlanOptions, type RunPlan } from './manifest/plan.js';
 import { STAGING_DIR, readState, readStateVersioned, type LakeState } from './commit/state.js';
 import { commitRun, removeOrphans } from './commit/commit.js';
+import { withLock, type LockOptions } from './commit/lock.js';
 import { runTableTask, type TableStats, type TaskResult } from './table-task.js';
 
 export interface ConvertOptions extends PlanOptions {
@@ -38,6 +39,8 @@ export interface ConvertOptions extends PlanOptions {
   onLog?: (line: string) => void;
   /** For s3:// sources and targets: region, endpoint, profile, role to assume for the source. */
   s3?: S3SourceOptions & S3TargetOptions;
+  /** The commit lock used on stores without conditional writes (and local folders). */
+  lock?: LockOptions;
   /** Test hook: called after each task, before the commit (throw to simulate a crash). */
   afterTask?: (table: string) => void | Promise<void>;
 }
@@ -106,7 +109,15 @@ export async function convert(options: ConvertOptions): Promise<RunReport> {
       throw err;
     }
     if (results.length > 0) {
-      const committed = await commitRun(target, state, version, runId, results);
+      const commit = () => commitRun(target, state, version, runId, results);
+      // without compare-and-swap on the store, a lock object guards the commit
+      let committed: LakeState;
+      try {
+        committed = (await target.hasCompareAndSwap()) ? await commit() : await withLock(target, runId, commit, options.lock);
+      } catch (err) {
+        await target.removeTree(`${STAGING_DIR}/${runId}`).catch(() => undefined);
+        throw err;
+      }
       orphansRemoved = await removeOrphans(target, committed);
       if (orphansRemoved.length > 0) options.onLog?.(`removed ${orphansRemoved.length} file(s) left by earlier failed runs`);
     }

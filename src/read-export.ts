@@ -65,6 +65,7 @@ function captureTarget(into: { schema?: Schema; batches: RecordBatch[] }): Targe
     readBytes: unsupported,
     writeAtomic: unsupported,
     writeIfUnchanged: unsupported,
+    hasCompareAndSwap: () => Promise.resolve(false),
     async writeParquet(_path, schema, batches) {
       into.schema = schema;
       for await (const b of batches) into.batches.push(b);

@@ -24,8 +24,9 @@ let s3: S3Server;
 let localLake: Awaited<ReturnType<typeof readLake>>;
 
 before(async () => {
-  s3 = await startS3(['heap-rs3-acme', 'lake', 'many']);
+  s3 = await startS3(['heap-rs3-acme', 'lake', 'many', 'copied-export']);
   await uploadDir(s3.client(), EXPORT, 'heap-rs3-acme');
+  await uploadDir(s3.client(), EXPORT, 'copied-export', 'heap/');
   const dir = mkdtempSync(join(tmpdir(), 'heaplake-s3-local-'));
   await convert({ source: EXPORT, target: dir });
   localLake = await readLake(dir);
@@ -57,6 +58,15 @@ test('convert s3:// → s3:// gives the same tables as the local run; a re-run c
   const live = Object.values(state.tables as Record<string, { files: { path: string }[] }>).flatMap((t) => t.files.map((f) => f.path));
   const lake = await readLake(dir);
   assert.deepStrictEqual(Object.values(lake).flatMap((t) => t.files).sort(), live.sort());
+});
+
+test('an export copied to another bucket and prefix: warnings, not errors, and the same lake', async () => {
+  const logs: string[] = [];
+  const report = await convert({ source: 's3://copied-export/heap', target: 's3://lake/copied', s3: { endpoint: s3.endpoint }, onLog: (l) => logs.push(l) });
+  assert.ok(report.committed);
+  assert.ok(logs.some((l) => /does not follow Heap's heap-rs3-\/csq-rs3- naming/.test(l)), logs.join('\n'));
+  assert.ok(logs.some((l) => /the manifests name bucket "heap-rs3-acme", the source is "copied-export"/.test(l)), logs.join('\n'));
+  await assertSameAsLocal('lake', 'copied/');
 });
 
 test('listing follows continuation tokens past 2,500 keys', async () => {
@@ -200,4 +210,23 @@ test('two runs racing to commit: the second gets a precondition failure and publ
   } finally {
     await proxy.close();
   }
+});
+
+test('on a store that ignores conditional writes, a lock object guards the commit', async () => {
+  // s3rver itself (no proxy) accepts conditional PUTs unconditionally: heaplake notices
+  const target = s3Target('s3://lake/locked', { endpoint: s3.endpoint });
+  assert.equal(await target.hasCompareAndSwap(), false);
+  const options = { source: 's3://heap-rs3-acme', target: 's3://lake/locked', tables: ['users'], s3: { endpoint: s3.endpoint }, lock: { settleMs: 50 } };
+  // a live lock of another run: refused, nothing published
+  const lock = JSON.stringify({ runId: 'other-run', expiresAt: new Date(Date.now() + 60_000).toISOString() });
+  await s3.client().send(new PutObjectCommand({ Bucket: 'lake', Key: 'locked/_heaplake/lock', Body: lock }));
+  await assert.rejects(convert(options), (e: unknown) => e instanceof HeaplakeError && e.code === 'CONCURRENT_COMMIT' && /other-run holds the commit lock/.test(e.message));
+  assert.equal(await target.readText('_heaplake/state.json'), undefined);
+  assert.deepStrictEqual((await target.list('')).filter((p) => p.endsWith('.parquet')), []);
+  // an expired lock (a crashed run) is taken over; the lock is released after the commit
+  const stale = JSON.stringify({ runId: 'crashed-run', expiresAt: new Date(Date.now() - 1000).toISOString() });
+  await s3.client().send(new PutObjectCommand({ Bucket: 'lake', Key: 'locked/_heaplake/lock', Body: stale }));
+  const report = await convert(options);
+  assert.ok(report.committed);
+  assert.equal(await target.readText('_heaplake/lock'), undefined);
 });

@@ -1,5 +1,5 @@
 /** A lake in a local folder. */
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
 import { SinkError } from '../errors.js';
@@ -41,20 +41,27 @@ export function localTarget(root: string): Target {
       }
     },
     readBytes: (path) => io(path, () => readFile(pathOf(path))),
+    hasCompareAndSwap: () => Promise.resolve(true),
     writeAtomic: (path, bytes) => io(path, () => writeReplacing(pathOf(path), bytes)),
     writeIfUnchanged: (path, bytes, version) =>
       io(path, async () => {
-        // a local folder has no compare-and-swap: check, then replace (a small window remains;
-        // concurrent runs on one local lake are not supported)
-        let current: string | undefined;
+        // compare-and-swap on one host: an exclusively created guard file serialises writers
+        const full = pathOf(path);
+        await mkdir(dirname(full), { recursive: true });
+        const release = await exclusive(`${full}.guard`);
         try {
-          current = versionOf(await readFile(pathOf(path)));
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+          let current: string | undefined;
+          try {
+            current = versionOf(await readFile(full));
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+          }
+          if (current !== version) return false;
+          await writeReplacing(full, bytes);
+          return true;
+        } finally {
+          await release();
         }
-        if (current !== version) return false;
-        await writeReplacing(pathOf(path), bytes);
-        return true;
       }),
     async writeParquet(path, schema, batches, options) {
       const full = pathOf(path);
@@ -101,4 +108,21 @@ async function writeReplacing(full: string, bytes: Uint8Array): Promise<void> {
 
 function versionOf(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Creates `path` exclusively (O_EXCL), waiting while another writer holds it; a guard older than a minute is stale. */
+async function exclusive(path: string): Promise<() => Promise<void>> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const handle = await open(path, 'wx');
+      await handle.close();
+      return () => rm(path, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const age = Date.now() - (await stat(path).then((s) => s.mtimeMs, () => Date.now()));
+      if (age > 60_000) await rm(path, { force: true });
+      else if (attempt > 200) throw new Error(`${path} is held by another writer`);
+      else await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
 }

@@ -74,8 +74,29 @@ export function s3Target(uri: string, options: S3TargetOptions = {}, client?: S3
     return out.sort();
   };
 
+  let casSupport: Promise<boolean> | undefined;
+  // a store that accepts a second `If-None-Match: *` PUT of one key ignores conditions
+  const probeCas = async (): Promise<boolean> => {
+    const probe = `_heaplake/probe-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    const put = () =>
+      s3.send(new PutObjectCommand({ Bucket: bucket, Key: keyOf(probe), Body: 'probe', IfNoneMatch: '*' })).then(
+        () => true,
+        (err: unknown) => {
+          if (status(err) === 412 || status(err) === 409) return false;
+          throw err;
+        },
+      );
+    try {
+      await io(probe, put);
+      return !(await io(probe, put));
+    } finally {
+      await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: keyOf(probe) })).catch(() => undefined);
+    }
+  };
+
   return {
     description: `s3://${bucket}/${prefix}`,
+    hasCompareAndSwap: () => (casSupport ??= probeCas()),
     readText: async (path) => (await getText(path))?.text,
     readVersioned: getText,
     readBytes: (path) =>

@@ -20,6 +20,12 @@ export interface Target {
    * not exist). Returns false when another writer changed it first.
    */
   writeIfUnchanged(path: string, bytes: Uint8Array, version: string | undefined): Promise<boolean>;
+  /**
+   * Whether `writeIfUnchanged` is a real compare-and-swap on this store (S3 and most stores
+   * honour conditional PUTs; some S3-compatible servers ignore them). Without it the commit
+   * also takes a lock object.
+   */
+  hasCompareAndSwap(): Promise<boolean>;
   /** Streams batches into a Parquet file; nothing is left at `path` on failure. Returns its size. */
   writeParquet(path: string, schema: Schema, batches: AsyncIterable<RecordBatch>, options: ParquetWriteOptions): Promise<number>;
   /** Every file below `prefix` (a folder path), recursively. */

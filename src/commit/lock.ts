@@ -1,0 +1,56 @@
+/**
+ * A lock object for stores without compare-and-swap writes: `_heaplake/lock` names the run
+ * committing and when its claim expires. Taking it: a live lock of another run is refused;
+ * otherwise write ours, wait for the store to settle, read it back — if another run's claim
+ * replaced ours, we lost. Best effort (two writers can still interleave on a store with no
+ * conditional writes at all), but it turns the common race — two scheduled runs overlapping —
+ * into a clean refusal. Stores with conditional PUTs never need it.
+ */
+import { HeaplakeError } from '../errors.js';
+import type { Target } from '../sink/target.js';
+import { STATE_DIR } from '../manifest/tables.js';
+
+export const LOCK_PATH = `${STATE_DIR}/lock`;
+
+interface LockBody {
+  runId: string;
+  expiresAt: string;
+}
+
+export interface LockOptions {
+  /** How long a claim lasts (a crashed run's lock expires after this). Default 15 minutes. */
+  ttlMs?: number;
+  /** How long to wait before reading the claim back. Default 300 ms. */
+  settleMs?: number;
+}
+
+async function readLock(target: Target): Promise<LockBody | undefined> {
+  const text = await target.readText(LOCK_PATH);
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as LockBody;
+  } catch {
+    return undefined; // unreadable: treat as absent (it will be overwritten)
+  }
+}
+
+function held(target: Target, other: LockBody): HeaplakeError {
+  return new HeaplakeError('CONCURRENT_COMMIT', `run ${other.runId} holds the commit lock of ${target.description} until ${other.expiresAt}; nothing of this run was published: run it again later`, { file: LOCK_PATH });
+}
+
+/** Takes the lock for `runId`, runs `fn`, releases the lock. */
+export async function withLock<T>(target: Target, runId: string, fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
+  const now = Date.now();
+  const current = await readLock(target);
+  if (current && current.runId !== runId && Date.parse(current.expiresAt) > now) throw held(target, current);
+  const mine: LockBody = { runId, expiresAt: new Date(now + (options.ttlMs ?? 15 * 60_000)).toISOString() };
+  await target.writeAtomic(LOCK_PATH, new TextEncoder().encode(JSON.stringify(mine) + '\n'));
+  await new Promise((resolve) => setTimeout(resolve, options.settleMs ?? 300));
+  const after = await readLock(target);
+  if (after?.runId !== runId) throw held(target, after ?? mine);
+  try {
+    return await fn();
+  } finally {
+    if ((await readLock(target))?.runId === runId) await target.remove(LOCK_PATH).catch(() => undefined);
+  }
+}
