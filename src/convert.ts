@@ -14,7 +14,9 @@ import { s3Target, type S3TargetOptions } from './sink/s3-target.js';
 import type { Target } from './sink/target.js';
 import { localTarget } from './sink/local-target.js';
 import { planRun, type PlanOptions, type RunPlan } from './manifest/plan.js';
-import { STAGING_DIR, readState, readStateVersioned, type LakeState } from './commit/state.js';
+import { STAGING_DIR, STATE_PATH, readState, readStateVersioned, type LakeState } from './commit/state.js';
+import { deriveIdentityTables, needsIdentity } from './identity/derive.js';
+import type { IdentityReport } from './identity/resolve.js';
 import { commitRun, removeOrphans } from './commit/commit.js';
 import { withLock, type LockOptions } from './commit/lock.js';
 import { runTableTask, type TableStats, type TaskResult } from './table-task.js';
@@ -39,6 +41,8 @@ export interface ConvertOptions extends PlanOptions {
   onLog?: (line: string) => void;
   /** For s3:// sources and targets: region, endpoint, profile, role to assume for the source. */
   s3?: S3SourceOptions & S3TargetOptions;
+  /** Also write the derived identity tables `user_identity` and `users_resolved`. */
+  resolveIdentities?: boolean;
   /** The commit lock used on stores without conditional writes (and local folders). */
   lock?: LockOptions;
   /** Test hook: called after each task, before the commit (throw to simulate a crash). */
@@ -62,6 +66,8 @@ export interface RunReport {
   readonly ignoredKeys: readonly string[];
   readonly orphansRemoved: readonly string[];
   readonly warnings: readonly string[];
+  /** With `resolveIdentities`, when the identity tables were (re)built. */
+  readonly identity?: IdentityReport;
 }
 
 /** A folder path or an `s3://bucket[/prefix]` URI (read with `s3`: region, endpoint, role…). */
@@ -91,6 +97,9 @@ export async function convert(options: ConvertOptions): Promise<RunReport> {
   const runId = `${startedAt.replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomBytes(4).toString('hex')}`;
   const { state, version } = await readStateVersioned(target);
   let orphansRemoved: string[] = [];
+  let finalState = state;
+  let finalVersion = version;
+  let identity: IdentityReport | undefined;
   const runPlan = await planRun(source, state, options);
   for (const w of runPlan.warnings) options.onLog?.(`warning: ${w}`);
   for (const s of runPlan.skipped) options.onLog?.(`${s.table}: ${s.reason}`);
@@ -109,18 +118,28 @@ export async function convert(options: ConvertOptions): Promise<RunReport> {
       throw err;
     }
     if (results.length > 0) {
-      const commit = () => commitRun(target, state, version, runId, results);
-      // without compare-and-swap on the store, a lock object guards the commit
-      let committed: LakeState;
-      try {
-        committed = (await target.hasCompareAndSwap()) ? await commit() : await withLock(target, runId, commit, options.lock);
-      } catch (err) {
-        await target.removeTree(`${STAGING_DIR}/${runId}`).catch(() => undefined);
-        throw err;
-      }
-      orphansRemoved = await removeOrphans(target, committed);
+      await publish(results);
+      orphansRemoved = await removeOrphans(target, finalState);
       if (orphansRemoved.length > 0) options.onLog?.(`removed ${orphansRemoved.length} file(s) left by earlier failed runs`);
     }
+    if (options.resolveIdentities && needsIdentity(finalState, results.map((r) => r.table))) {
+      // the derived tables follow the raw ones, in a second commit of the same run
+      const derived = await deriveIdentityTables(target, finalState, runId, options.compression ?? DEFAULT_PARQUET_COMPRESSION);
+      await publish(derived.results);
+      results.push(...derived.results);
+      identity = derived.report;
+    }
+  }
+  /** One commit of task results over the state this run last saw (a lock object guards stores without compare-and-swap). */
+  async function publish(taskResults: TaskResult[]): Promise<void> {
+    const commit = () => commitRun(target, finalState, finalVersion, runId, taskResults);
+    try {
+      finalState = (await target.hasCompareAndSwap()) ? await commit() : await withLock(target, runId, commit, options.lock);
+    } catch (err) {
+      await target.removeTree(`${STAGING_DIR}/${runId}`).catch(() => undefined);
+      throw err;
+    }
+    finalVersion = (await target.readVersioned(STATE_PATH))?.version;
   }
   async function runTasks(): Promise<void> {
     for (const tablePlan of runPlan.tables) {
@@ -168,6 +187,7 @@ export async function convert(options: ConvertOptions): Promise<RunReport> {
     ignoredKeys: runPlan.ignoredKeys,
     orphansRemoved,
     warnings: runPlan.warnings,
+    ...(identity ? { identity } : {}),
   };
 }
 

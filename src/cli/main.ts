@@ -11,6 +11,9 @@ import { inspectCommand } from './commands/inspect.js';
 import { catCommand } from './commands/cat.js';
 import { convertFileCommand } from './commands/convert-file.js';
 import { convertCommand, planCommand } from './commands/convert.js';
+import { ENGINES, identityViews, type Engine } from '../identity/views.js';
+import { readState } from '../commit/state.js';
+import { resolveTarget } from '../convert.js';
 
 export const EXIT = { ok: 0, internal: 1, usage: 2, badInput: 3, output: 4 } as const;
 
@@ -49,6 +52,7 @@ export async function main(argv: string[]): Promise<number> {
           .option('report', { type: 'string', describe: 'write the run report as JSON to this file' })
           .option('dry-run', { type: 'boolean', default: false, describe: 'plan and check, write nothing' })
           .option('strict', { type: 'boolean', default: false, describe: 'an unparseable "time" value is an error instead of a null' })
+          .option('resolve-identities', { type: 'boolean', default: false, describe: 'also write user_identity and users_resolved (from user_migrations)' })
           .option('quiet', { type: 'boolean', default: false, describe: 'no progress and no summary' }),
       async (args) =>
         run(() =>
@@ -57,6 +61,7 @@ export async function main(argv: string[]): Promise<number> {
             compression: args.compression as ParquetCompression,
             dryRun: args['dry-run'],
             strict: args.strict,
+            resolveIdentities: args['resolve-identities'],
             quiet: args.quiet,
             ...(args.report === undefined ? {} : { report: args.report }),
           }),
@@ -67,6 +72,22 @@ export async function main(argv: string[]): Promise<number> {
       'Show what "convert" would do: dumps, tables, files and sizes',
       (y) => exportOptions(y).option('json', { type: 'boolean', default: false, describe: 'print JSON' }),
       async (args) => run(() => planCommand({ ...exportArgs(args), json: args.json }))(),
+    )
+    .command(
+      'sql',
+      'Print CREATE VIEW statements that add resolved_user_id to every event table',
+      (y) =>
+        y
+          .option('target', { type: 'string', demandOption: true, describe: 'the lake (folder or s3:// URI)' })
+          .option('engine', { choices: ENGINES, default: 'duckdb' as Engine, describe: 'the SQL dialect' })
+          .option('schema', { type: 'string', describe: 'athena/trino: the database or schema holding the lake tables' })
+          .option('location', { type: 'string', describe: 'duckdb: where the lake is read from (default: --target)' })
+          .option('endpoint', { type: 'string', describe: 'an S3-compatible endpoint, for an s3:// target' }),
+      async (args) =>
+        run(async () => {
+          const state = await readState(resolveTarget(args.target, args.endpoint ? { endpoint: args.endpoint } : undefined));
+          process.stdout.write(identityViews(state, args.engine as Engine, { location: args.location ?? args.target, ...(args.schema ? { schema: args.schema } : {}) }));
+        })(),
     )
     .command(
       'inspect <file>',

@@ -9,9 +9,13 @@ export const EVENT_METADATA = '_event_metadata';
 export const STATE_DIR = '_heaplake';
 export const STAGING_DIR = `${STATE_DIR}/staging`;
 
-export type TableKind = 'users' | 'user_migrations' | 'event_metadata' | 'events';
+export type TableKind = 'users' | 'user_migrations' | 'event_metadata' | 'derived' | 'events';
+
+/** Tables heaplake derives itself (identity resolution); never Heap's. */
+export const DERIVED_TABLES: readonly string[] = ['user_identity', 'users_resolved'];
 
 export function tableKind(name: string): TableKind {
+  if (DERIVED_TABLES.includes(name)) return 'derived';
   if (name === 'users') return 'users';
   if (name === 'user_migrations') return 'user_migrations';
   if (name === EVENT_METADATA) return 'event_metadata';
@@ -27,6 +31,8 @@ export function keyColumn(name: string): string | undefined {
       return 'from_user_id';
     case 'event_metadata':
       return undefined;
+    case 'derived':
+      return name === 'users_resolved' ? 'resolved_user_id' : 'user_id';
     case 'events':
       return 'event_id';
   }
@@ -46,13 +52,14 @@ export function microsColumns(name: string): readonly string[] {
 export function checkTableName(name: string, manifestKey: string): void {
   const bad =
     name === STATE_DIR ||
+    DERIVED_TABLES.includes(name) ||
     name === '.' ||
     name === '..' ||
     /[/\\\0]/.test(name) ||
     name.length > 200 ||
     name !== name.trim() ||
     [...name].some((ch) => ch.charCodeAt(0) < 0x20);
-  if (bad) throw new ManifestError('MANIFEST', `manifest ${manifestKey}: table name ${JSON.stringify(name)} cannot be a folder of the lake`, { file: manifestKey, field: 'tables.name' });
+  if (bad) throw new ManifestError('MANIFEST', `manifest ${manifestKey}: table name ${JSON.stringify(name)} cannot be a folder of the lake (a path, or a name heaplake uses itself)`, { file: manifestKey, field: 'tables.name' });
 }
 
 /** `*` and `?` globs, anchored. */
