@@ -356,6 +356,9 @@ export async function runTableTask(plan: TablePlan, ctx: TaskContext): Promise<T
   if (stats.unparsedTimes > 0) stats.warnings.push(`${stats.unparsedTimes} "time" value(s) are not timestamps and were stored as null (e.g. ${JSON.stringify(stats.unparsedExamples[0])})`);
   if (stats.inexactDoubles > 0) stats.warnings.push(`${stats.inexactDoubles} integer value(s) beyond 2^53 widened to inexact doubles`);
   if (stats.nullKeys > 0) stats.warnings.push(`${stats.nullKeys} row(s) with a null "${plan.key}" kept without de-duplication`);
+  if (table === 'user_migrations' && stats.duplicates > 0) {
+    stats.warnings.push(`${stats.duplicates} from_user_id value(s) appear more than once in one delivery: the last mapping in file order wins`);
+  }
   stats.seconds = (performance.now() - started) / 1000;
   const files = [...keptFiles, ...newFiles].sort((a, b) => (a.path < b.path ? -1 : 1));
   return {

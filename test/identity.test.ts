@@ -73,7 +73,8 @@ const DUMPS: ExportDump[] = [
   {
     id: '3',
     // user 1 migrated a second time, now to 9 (who has no row in users)
-    tables: [{ name: 'user_migrations', incremental: true, files: [{ schema: MIGRATIONS, rows: [m(1, 9), m(2, 3), m(4, 5), m(5, 4), m(8, 3)] }] }],
+    // (and 1 → 7 first in the same file: an id mapping to two targets, the later mapping wins)
+    tables: [{ name: 'user_migrations', incremental: true, files: [{ schema: MIGRATIONS, rows: [m(1, 7), m(1, 9), m(2, 3), m(4, 5), m(5, 4), m(8, 3)] }] }],
   },
 ];
 
@@ -99,6 +100,9 @@ test('user_identity and users_resolved from users and the latest user_migrations
   const lakeDir = tmp('lake');
   const report = await convert({ source: dir, target: lakeDir, resolveIdentities: true });
   assert.deepStrictEqual(report.identity?.cycles, [['4', '5']]);
+  const migrations = report.tables.find((t) => t.table === 'user_migrations')!;
+  assert.ok(migrations.warnings.some((w) => /appear more than once in one delivery: the last mapping in file order wins/.test(w)), migrations.warnings.join('\n'));
+  assert.ok(report.tables.find((t) => t.table === 'user_identity')!.warnings.some((w) => /1 migration cycle/.test(w)));
   const { identity, resolved } = await identityOf(lakeDir);
   assert.deepStrictEqual(identity, EXPECTED_IDENTITY);
   // 3 absorbs 2 and 8 (1 moved on to 9): earliest joindate, latest last_modified, latest non-null values
