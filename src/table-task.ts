@@ -147,14 +147,12 @@ function concatRefs(a: RowRefs, b: RowRefs): RowRefs {
   return { batch, row, length: a.length + b.length };
 }
 
-export async function runTableTask(plan: TablePlan, ctx: TaskContext): Promise<TaskResult> {
-  const started = performance.now();
-  const { table } = plan;
-  const previous = ctx.state.tables[table];
-  const stats: TableStats = {
+/** A table's counters before any work. */
+export function emptyStats(table: string, mode: 'replace' | 'merge', dumps: string[]): TableStats {
+  return {
     table,
-    mode: plan.mode,
-    dumps: plan.dumps.map((d) => String(d.dumpId)),
+    mode,
+    dumps,
     files: 0,
     bytesIn: 0,
     rowsIn: 0,
@@ -171,6 +169,13 @@ export async function runTableTask(plan: TablePlan, ctx: TaskContext): Promise<T
     inexactDoubles: 0,
     warnings: [],
   };
+}
+
+export async function runTableTask(plan: TablePlan, ctx: TaskContext): Promise<TaskResult> {
+  const started = performance.now();
+  const { table } = plan;
+  const previous = ctx.state.tables[table];
+  const stats = emptyStats(table, plan.mode, plan.dumps.map((d) => String(d.dumpId)));
   const readOptions = (key: string, size: number) => ({
     file: key,
     totalBytes: size,

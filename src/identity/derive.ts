@@ -10,7 +10,7 @@ import { readParquetBytes } from '../sink/parquet.js';
 import type { Target } from '../sink/target.js';
 import type { ParquetCompression } from '../defaults.js';
 import { STAGING_DIR, type LakeState } from '../commit/state.js';
-import type { TableStats, TaskResult } from '../table-task.js';
+import { emptyStats, type TableStats, type TaskResult } from '../table-task.js';
 import { lakeSchema } from '../schema/merge.js';
 import { resolveIdentities, type IdentityReport } from './resolve.js';
 import { DERIVED_TABLES as IDENTITY_TABLES } from '../manifest/tables.js';
@@ -55,23 +55,12 @@ export async function deriveIdentityTables(
       yield batch;
     })(), { compression, metadata: new Map([['heaplake.table', name], ['heaplake.derived_from', 'users,user_migrations']]) });
     const stats: TableStats = {
-      table: name,
-      mode: 'replace',
-      dumps: [lastDump],
-      files: 0,
-      bytesIn: 0,
-      rowsIn: 0,
-      duplicates: 0,
-      nullKeys: 0,
-      filtered: 0,
+      ...emptyStats(name, 'replace', [lastDump]),
       rowsOut: batch.numRows,
       filesWritten: 1,
       filesRemoved: state.tables[name]?.files.length ?? 0,
       bytesOut: bytes,
       seconds: (performance.now() - started) / 1000,
-      unparsedTimes: 0,
-      unparsedExamples: [],
-      inexactDoubles: 0,
       warnings: name === 'user_identity' && tables.report.cycles.length > 0 ? [`${tables.report.cycles.length} migration cycle(s), resolved to their smallest id: ${tables.report.cycles.map((c) => c.join(' → ')).join('; ')}`] : [],
     };
     results.push({
