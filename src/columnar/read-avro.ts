@@ -11,6 +11,7 @@ import { HeaplakeError, asHeaplakeError, type ErrorContext } from '../errors.js'
 import { DEFAULT_LIMITS, type BatchBounds, type ReadLimits } from '../defaults.js';
 import { BlockReader, type RawBlock } from '../avro/block-reader.js';
 import { getDecompressor, type Decompressor, type Scratch } from '../avro/codecs.js';
+import { decompressOnWorker, parallelDecompressionAvailable, type Decompressed } from '../avro/decompress-pool.js';
 import type { AvroHeader } from '../avro/header.js';
 import type { AvroSchema } from '../avro/schema.js';
 import { RecordDecoder, compileWriterSchema } from './record-decoder.js';
@@ -24,6 +25,8 @@ export interface AvroReadOptions {
   totalBytes?: number;
   limits?: Partial<ReadLimits>;
   batch?: Partial<BatchBounds>;
+  /** Decompress blocks on a second thread when the machine has more than one core (default true). */
+  parallelDecompression?: boolean;
 }
 
 export interface AvroFileStats {
@@ -35,7 +38,9 @@ export interface AvroFileStats {
 }
 
 export interface DecompressedBlock {
+  /** The block's framing; its `data` (the compressed bytes) may already be reused: use `data` below. */
   readonly block: RawBlock;
+  /** The decompressed bytes, valid until the next block is requested. */
   readonly data: Uint8Array;
 }
 
@@ -107,25 +112,54 @@ export async function openAvro(chunks: ByteChunks, options: AvroReadOptions = {}
   const scratch: Scratch = { buf: new Uint8Array(0) };
   let started = false;
 
+  // decompress on a second thread while this one decodes (the worker keeps the block order)
+  const parallel = (options.parallelDecompression ?? true) && header.codec !== 'null' && parallelDecompressionAvailable();
+
   async function* blocks(): AsyncGenerator<DecompressedBlock> {
     if (started) throw new Error('an AvroReader can be iterated only once');
     started = true;
+    const queue: { block: RawBlock; compressed: number; result: Promise<Decompressed> }[] = [];
+    let inputDone = false;
+    let previous: Decompressed | undefined;
     for (;;) {
-      const event = await nextEvent();
-      if (!event) return;
-      if (event.kind !== 'block') continue;
-      const { block } = event;
+      previous?.release(); // the consumer is done with the block yielded last
+      previous = undefined;
+      // keep a few blocks in flight; block.data is valid only until the next framing event
+      while (!inputDone && queue.length < (parallel ? 3 : 1)) {
+        const event = await nextEvent();
+        if (!event) {
+          inputDone = true;
+          break;
+        }
+        if (event.kind !== 'block') continue;
+        const { block } = event;
+        let result: Promise<Decompressed>;
+        if (parallel) {
+          result = decompressOnWorker(header.codec, block.data, limits.maxDecompressedBlockBytes);
+        } else {
+          try {
+            result = Promise.resolve({ data: await decompress(block.data, limits.maxDecompressedBlockBytes, scratch), release() {} });
+          } catch (err) {
+            result = Promise.reject(err);
+          }
+        }
+        result.catch(() => undefined); // handled when the block's turn comes
+        queue.push({ block, compressed: block.data.length, result });
+      }
+      const next = queue.shift();
+      if (!next) return;
       let data: Uint8Array;
       try {
-        data = await decompress(block.data, limits.maxDecompressedBlockBytes, scratch);
+        previous = await next.result;
+        data = previous.data;
       } catch (err) {
-        throw locate(err, block, where, 'AVRO_CODEC');
+        throw locate(err, next.block, where, 'AVRO_CODEC');
       }
       stats.blocks++;
-      stats.records += block.count;
-      stats.compressedBytes += block.data.length;
+      stats.records += next.block.count;
+      stats.compressedBytes += next.compressed;
       stats.decompressedBytes += data.length;
-      yield { block, data };
+      yield { block: next.block, data };
     }
   }
 
