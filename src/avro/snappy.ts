@@ -50,6 +50,7 @@ export function unsnappyInto(input: Uint8Array, scratch: Scratch, maxBytes: numb
   const iv = new DataView(input.buffer, input.byteOffset, input.length);
   const ov = new DataView(out.buffer, out.byteOffset, out.length);
   const end = input.length;
+  const cap = out.length;
   let ip = start;
   let op = 0;
   while (ip < end) {
@@ -68,7 +69,13 @@ export function unsnappyInto(input: Uint8Array, scratch: Scratch, maxBytes: numb
       len += 1;
       if (len > end - ip) throw corrupt('literal runs past the input');
       if (len > length - op) throw corrupt('output longer than declared');
-      if (len < 64) {
+      if (len <= 16 && op + 16 <= cap && ip + 16 <= end) {
+        // short literal with slack on both sides: move 16 bytes, the excess is overwritten later
+        ov.setUint32(op, iv.getUint32(ip, true), true);
+        ov.setUint32(op + 4, iv.getUint32(ip + 4, true), true);
+        ov.setUint32(op + 8, iv.getUint32(ip + 8, true), true);
+        ov.setUint32(op + 12, iv.getUint32(ip + 12, true), true);
+      } else if (len < 64) {
         let k = 0;
         for (; k + 4 <= len; k += 4) ov.setUint32(op + k, iv.getUint32(ip + k, true), true);
         for (; k < len; k++) out[op + k] = input[ip + k]!;
@@ -99,7 +106,13 @@ export function unsnappyInto(input: Uint8Array, scratch: Scratch, maxBytes: numb
     if (offset === 0 || offset > op) throw corrupt(`copy offset ${offset} at output byte ${op}`);
     if (len > length - op) throw corrupt('output longer than declared');
     const from = op - offset;
-    if (offset >= 4) {
+    if (offset >= 4 && len <= 16 && op + 16 <= cap) {
+      // short copy with slack: four forward 4-byte moves (right for any offset ≥ 4)
+      ov.setUint32(op, ov.getUint32(from, true), true);
+      ov.setUint32(op + 4, ov.getUint32(from + 4, true), true);
+      ov.setUint32(op + 8, ov.getUint32(from + 8, true), true);
+      ov.setUint32(op + 12, ov.getUint32(from + 12, true), true);
+    } else if (offset >= 4) {
       // forward 4-byte moves are right even when the ranges overlap, as long as offset ≥ 4
       let k = 0;
       for (; k + 4 <= len; k += 4) ov.setUint32(op + k, ov.getUint32(from + k, true), true);
