@@ -35,9 +35,16 @@ export interface BatchBounds {
   maxBytes: number;
 }
 
+/**
+ * Why 16 Ki rows and 8 MiB: each batch's columns are fresh allocations; kept below a few
+ * hundred KiB each, the allocator recycles the memory of batches already dropped, while larger
+ * ones come as new pages from the OS, which cost more to touch than the decoding itself on
+ * the VMs measured (200k Heap-like rows read repeatedly in one process: 0.27 s with 8–16 Ki-row
+ * batches, 0.44 s with 64 Ki). Parquet row groups are sized by the writer, not by these batches.
+ */
 export const DEFAULT_BATCH: Readonly<BatchBounds> = Object.freeze({
-  maxRows: 64 * 1024,
-  maxBytes: 32 * 1024 * 1024,
+  maxRows: 16 * 1024,
+  maxBytes: 8 * 1024 * 1024,
 });
 
 export const PARQUET_COMPRESSIONS = ['zstd', 'snappy', 'gzip', 'brotli', 'lz4', 'none'] as const;
