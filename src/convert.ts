@@ -119,7 +119,7 @@ export async function convert(options: ConvertOptions): Promise<RunReport> {
     }
     if (results.length > 0) {
       await publish(results);
-      orphansRemoved = await removeOrphans(target, finalState);
+      orphansRemoved = await removeOrphans(target, finalState, results.map((r) => r.table));
       if (orphansRemoved.length > 0) options.onLog?.(`removed ${orphansRemoved.length} file(s) left by earlier failed runs`);
     }
     if (options.resolveIdentities && needsIdentity(finalState, results.map((r) => r.table))) {

@@ -190,3 +190,23 @@ test('two runs racing on one lake folder: exactly one commits, the other publish
   assert.equal(state.runId, winner!.runId);
   await assertLakeMatchesReference(lakeDir, EXPORT);
 });
+
+test('a crash at the commit point (files moved, state not written): readers of the state see the old lake; the next run cleans up', async () => {
+  const { localTarget } = await import('../src/sink/local-target.js');
+  const lakeDir = tmp();
+  await convert({ source: EXPORT, target: lakeDir, tables: ['users'] });
+  const stateBefore = readFileSync(join(lakeDir, '_heaplake/state.json'), 'utf8');
+  const real = localTarget(lakeDir);
+  const crashing = { ...real, writeIfUnchanged: () => Promise.reject(new Error('killed at the commit point')) };
+  await assert.rejects(convert({ source: EXPORT, target: crashing }), /killed at the commit point/);
+  assert.equal(readFileSync(join(lakeDir, '_heaplake/state.json'), 'utf8'), stateBefore, 'the state is the old one');
+  const orphans = Object.keys(fileHashes(lakeDir)).filter((p) => p.startsWith('pageviews/'));
+  assert.ok(orphans.length > 0, 'moved files were left behind by the crash');
+  const report = await convert({ source: EXPORT, target: lakeDir });
+  assert.ok(report.committed);
+  await assertLakeMatchesReference(lakeDir, EXPORT);
+  // only live files remain: every Parquet file is in the state
+  const state = JSON.parse(readFileSync(join(lakeDir, '_heaplake/state.json'), 'utf8'));
+  const live = new Set(Object.values(state.tables as Record<string, { files: { path: string }[] }>).flatMap((t) => t.files.map((f) => f.path)));
+  assert.deepStrictEqual(Object.keys(fileHashes(lakeDir)).filter((p) => p.endsWith('.parquet') && !live.has(p)), []);
+});

@@ -12,7 +12,7 @@
 import { HeaplakeError } from '../errors.js';
 import type { Target } from '../sink/target.js';
 import type { TaskResult } from '../table-task.js';
-import { STAGING_DIR, STATE_DIR } from '../manifest/tables.js';
+import { STAGING_DIR } from '../manifest/tables.js';
 import { STATE_PATH, encodeState, type LakeState } from './state.js';
 
 export async function commitRun(target: Target, previous: LakeState, version: string | undefined, runId: string, results: readonly TaskResult[]): Promise<LakeState> {
@@ -48,23 +48,24 @@ function concurrent(target: Target): HeaplakeError {
 }
 
 /**
- * Removes what failed runs left behind: staging folders, and Parquet files in table folders
- * that the committed state does not list. Returns the removed paths.
+ * Removes what failed runs left behind: staging folders, and Parquet files in the folders of
+ * `tables` that the committed state does not list. Only those folders are listed (a lake can
+ * hold millions of files); orphans of other tables go when a commit next touches them.
+ * Returns the removed paths.
  */
-export async function removeOrphans(target: Target, state: LakeState): Promise<string[]> {
+export async function removeOrphans(target: Target, state: LakeState, tables: readonly string[]): Promise<string[]> {
   const live = new Set(Object.values(state.tables).flatMap((t) => t.files.map((f) => f.path)));
   const removed: string[] = [];
-  for (const path of await target.list('')) {
-    if (path.startsWith(`${STATE_DIR}/`)) {
-      if (path.startsWith(`${STAGING_DIR}/`)) removed.push(path);
-      continue;
-    }
-    // only files heaplake names: <table>/[dt=…/]part-<dump>-<n>.parquet
-    if (/(^|\/)part-\d+-\d+\.parquet$/.test(path) && !live.has(path)) {
-      await target.remove(path);
-      removed.push(path);
+  for (const path of await target.list(STAGING_DIR)) removed.push(path);
+  await target.removeTree(STAGING_DIR);
+  for (const table of tables) {
+    for (const path of await target.list(table)) {
+      // only files heaplake names: <table>/[dt=…/]part-<dump>-<n>.parquet
+      if (/(^|\/)part-\d+-\d+\.parquet$/.test(path) && !live.has(path)) {
+        await target.remove(path);
+        removed.push(path);
+      }
     }
   }
-  await target.removeTree(STAGING_DIR);
   return removed;
 }
