@@ -97,6 +97,10 @@ export async function convert(options: ConvertOptions): Promise<RunReport> {
   const runId = `${startedAt.replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomBytes(4).toString('hex')}`;
   const { state, version } = await readStateVersioned(target);
   let orphansRemoved: string[] = [];
+  if (!options.dryRun) {
+    // a commit that died while deleting what it superseded: finish the job
+    for (const path of state.obsolete ?? []) await target.remove(path);
+  }
   let finalState = state;
   let finalVersion = version;
   let identity: IdentityReport | undefined;
@@ -117,17 +121,18 @@ export async function convert(options: ConvertOptions): Promise<RunReport> {
       await target.removeTree(`${STAGING_DIR}/${runId}`).catch(() => undefined);
       throw err;
     }
+    const provisional = withResults(state, results);
+    if (options.resolveIdentities && needsIdentity(provisional, results.map((r) => r.table))) {
+      // the derived tables are computed from the tables as this run leaves them (new files still
+      // in staging) and published in the same commit: readers never see them out of step
+      const derived = await deriveIdentityTables(target, provisional, runId, options.compression ?? DEFAULT_PARQUET_COMPRESSION, stagedPaths(results));
+      results.push(...derived.results);
+      identity = derived.report;
+    }
     if (results.length > 0) {
       await publish(results);
       orphansRemoved = await removeOrphans(target, finalState, results.map((r) => r.table));
       if (orphansRemoved.length > 0) options.onLog?.(`removed ${orphansRemoved.length} file(s) left by earlier failed runs`);
-    }
-    if (options.resolveIdentities && needsIdentity(finalState, results.map((r) => r.table))) {
-      // the derived tables follow the raw ones, in a second commit of the same run
-      const derived = await deriveIdentityTables(target, finalState, runId, options.compression ?? DEFAULT_PARQUET_COMPRESSION);
-      await publish(derived.results);
-      results.push(...derived.results);
-      identity = derived.report;
     }
   }
   /** One commit of task results over the state this run last saw (a lock object guards stores without compare-and-swap). */
@@ -195,4 +200,16 @@ function s3With(options: ConvertOptions | Omit<ConvertOptions, 'dryRun'>): S3Sou
   if (!options.s3) return undefined;
   const onLog = options.onLog;
   return onLog ? { ...options.s3, onWarning: (m) => onLog(`warning: ${m}`) } : options.s3;
+}
+
+/** The state as it will be once `results` are committed. */
+function withResults(state: LakeState, results: readonly TaskResult[]): LakeState {
+  const tables = { ...state.tables };
+  for (const r of results) tables[r.table] = r.state;
+  return { ...state, tables };
+}
+
+/** Where each file a task wrote sits until the commit moves it. */
+function stagedPaths(results: readonly TaskResult[]): Map<string, string> {
+  return new Map(results.flatMap((r) => r.staged.map((s) => [s.to, s.from] as const)));
 }

@@ -31,7 +31,8 @@ export async function commitRun(target: Target, previous: LakeState, version: st
   const tables = { ...previous.tables };
   for (const r of results) tables[r.table] = r.state;
   const sorted = Object.fromEntries(Object.entries(tables).sort(([a], [b]) => (a < b ? -1 : 1)));
-  const next: LakeState = { format: 'heaplake-lake', version: 1, committedAt: new Date().toISOString(), runId, tables: sorted };
+  const obsolete = results.flatMap((r) => r.obsolete).sort();
+  const next: LakeState = { format: 'heaplake-lake', version: 1, committedAt: new Date().toISOString(), runId, tables: sorted, ...(obsolete.length > 0 ? { obsolete } : {}) };
   // the commit point: only if nobody committed since this run read the state
   if (!(await target.writeIfUnchanged(STATE_PATH, encodeState(next), version))) {
     for (const path of moved) await target.remove(path).catch(() => undefined);

@@ -42,6 +42,11 @@ export interface LakeState {
   readonly committedAt: string | null;
   readonly runId: string | null;
   readonly tables: Readonly<Record<string, TableState>>;
+  /**
+   * Files the last commit made obsolete. It deletes them right after writing the state; should
+   * it die first, the next run deletes what is left (they are dead: no state lists them).
+   */
+  readonly obsolete?: readonly string[];
 }
 
 export const EMPTY_STATE: LakeState = Object.freeze({ format: 'heaplake-lake', version: 1, committedAt: null, runId: null, tables: {} });

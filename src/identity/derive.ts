@@ -1,9 +1,9 @@
 /**
- * Writing the derived identity tables into the lake after the raw tables are committed:
- * read `users` and `user_migrations` back from the lake, resolve, stage both tables as
- * Parquet and publish them with the same commit protocol (a second commit of the run). They
- * are recomputed whenever either input changed in the run, or when they are missing, so an
- * incremental run and a one-shot run give the same derived tables.
+ * The derived identity tables: read `users` and `user_migrations` as the run leaves them (files
+ * it wrote are still in staging), resolve, and stage both tables as Parquet; they are committed
+ * together with the raw tables, so readers never see them out of step. They are recomputed
+ * whenever either input changed in the run, or when they are missing, so an incremental run
+ * and a one-shot run give the same derived tables.
  */
 import { RecordBatch } from 'apache-arrow';
 import { readParquetBytes } from '../sink/parquet.js';
@@ -21,11 +21,11 @@ export function needsIdentity(state: LakeState, changedTables: readonly string[]
   return changedTables.some((t) => t === 'users' || t === 'user_migrations') || IDENTITY_TABLES.some((t) => !state.tables[t]);
 }
 
-async function readTable(target: Target, state: LakeState, table: string) {
+async function readTable(target: Target, state: LakeState, table: string, staged: ReadonlyMap<string, string>) {
   const t = state.tables[table];
   if (!t) return { batches: [] as RecordBatch[], columns: [] };
   const batches: RecordBatch[] = [];
-  for (const f of t.files) batches.push(...readParquetBytes(await target.readBytes(f.path)).batches);
+  for (const f of t.files) batches.push(...readParquetBytes(await target.readBytes(staged.get(f.path) ?? f.path)).batches);
   return { batches, columns: [...t.columns] };
 }
 
@@ -34,10 +34,12 @@ export async function deriveIdentityTables(
   state: LakeState,
   runId: string,
   compression: ParquetCompression,
+  /** Final path → staging path of files written by this run and not yet committed. */
+  staged: ReadonlyMap<string, string> = new Map(),
 ): Promise<{ results: TaskResult[]; report: IdentityReport }> {
   const started = performance.now();
-  const users = await readTable(target, state, 'users');
-  const migrations = await readTable(target, state, 'user_migrations');
+  const users = await readTable(target, state, 'users', staged);
+  const migrations = await readTable(target, state, 'user_migrations', staged);
   const tables = resolveIdentities(users, migrations);
   const lastDump = [state.tables['users']?.lastDumpId, state.tables['user_migrations']?.lastDumpId]
     .filter((d): d is string => d !== undefined)

@@ -20,7 +20,7 @@ export interface ParquetWriteOptions {
   compression?: ParquetCompression;
   /** Most rows per row group. */
   rowGroupRows?: number;
-  /** Key/value metadata stored in the Parquet footer. */
+  /** Key/value metadata stored in the Parquet footer (as one JSON object under the key `heaplake`). */
   metadata?: ReadonlyMap<string, string>;
 }
 
@@ -50,7 +50,13 @@ function writerProperties(options: ParquetWriteOptions): pw.WriterProperties {
     .setCompression(CODEC[options.compression ?? DEFAULT_PARQUET_COMPRESSION])
     .setMaxRowGroupSize(options.rowGroupRows ?? DEFAULT_ROW_GROUP_ROWS)
     .setCreatedBy('heaplake');
-  if (options.metadata && options.metadata.size > 0) builder = builder.setKeyValueMetadata(new Map(options.metadata));
+  // parquet-wasm keeps key/value metadata in a Rust HashMap, whose order is random per run:
+  // several keys would make identical runs write different bytes. One key, JSON of them all,
+  // keeps files byte-for-byte reproducible.
+  if (options.metadata && options.metadata.size > 0) {
+    const entries = [...options.metadata].sort(([a], [b]) => (a < b ? -1 : 1));
+    builder = builder.setKeyValueMetadata(new Map([['heaplake', JSON.stringify(Object.fromEntries(entries))]]));
+  }
   return builder.build();
 }
 

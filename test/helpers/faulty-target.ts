@@ -1,0 +1,37 @@
+/**
+ * A Target that calls `hook(op, path)` before every side-effecting operation, to crash a run
+ * at each of them (kill-point tests).
+ */
+import type { Target } from '../../src/sink/target.js';
+
+export type KillPoint = { op: string; path: string };
+
+export function faultyTarget(inner: Target, hook: (point: KillPoint) => void | Promise<void>): Target {
+  return {
+    ...inner,
+    async writeParquet(path, schema, batches, options) {
+      await hook({ op: 'writeParquet', path });
+      return inner.writeParquet(path, schema, batches, options);
+    },
+    async writeAtomic(path, bytes) {
+      await hook({ op: 'writeAtomic', path });
+      return inner.writeAtomic(path, bytes);
+    },
+    async writeIfUnchanged(path, bytes, version) {
+      await hook({ op: 'writeIfUnchanged', path });
+      return inner.writeIfUnchanged(path, bytes, version);
+    },
+    async move(from, to) {
+      await hook({ op: 'move', path: to });
+      return inner.move(from, to);
+    },
+    async remove(path) {
+      await hook({ op: 'remove', path });
+      return inner.remove(path);
+    },
+    async removeTree(path) {
+      await hook({ op: 'removeTree', path });
+      return inner.removeTree(path);
+    },
+  };
+}
