@@ -130,8 +130,20 @@ export async function planRun(source: Source, state: LakeState, options: PlanOpt
   }
 
   // every file the run will touch must exist before anything is written
+  // sizes come from one listing per dump folder (an S3 HEAD per file would take minutes on
+  // exports of thousands of files); a file found elsewhere is asked for on its own
   const missing: string[] = [];
   const sizes = new Map<string, number>();
+  const listed = new Set<string>();
+  for (const { dumps } of chosen) {
+    for (const d of dumps) {
+      const folder = `sync_${d.dumpId}/`;
+      if (d.files.some((f) => f.key.startsWith(folder)) && !listed.has(folder)) {
+        listed.add(folder);
+        for await (const o of source.list(folder)) sizes.set(o.key, o.size);
+      }
+    }
+  }
   for (const { dumps } of chosen) {
     for (const d of dumps) {
       for (const f of d.files) {
