@@ -278,3 +278,27 @@ test('kill points on S3: a crash at every side-effecting step leaves the old or 
     assert.equal(await view(prefix), after, `point ${k} (${second[k]}): the re-run differs`);
   }
 });
+
+test('credentials never appear in errors, logs or the run report', async () => {
+  const secret = 'heaplake-test-secret-DO-NOT-PRINT';
+  const saved = { id: process.env['AWS_ACCESS_KEY_ID'], key: process.env['AWS_SECRET_ACCESS_KEY'] };
+  process.env['AWS_ACCESS_KEY_ID'] = 'AKIAHEAPLAKETEST';
+  process.env['AWS_SECRET_ACCESS_KEY'] = secret;
+  try {
+    const logs: string[] = [];
+    // wrong credentials: s3rver refuses the signature, the run fails
+    const err = await convert({ source: 's3://heap-rs3-acme', target: 's3://lake/secrets', s3: { endpoint: s3.endpoint, maxAttempts: 1 }, onLog: (l) => logs.push(l) }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof HeaplakeError, String(err));
+    const text = [err.message, String(err.stack), JSON.stringify(err.context), ...logs].join('\n');
+    assert.ok(!text.includes(secret), 'the secret key leaked');
+  } finally {
+    process.env['AWS_ACCESS_KEY_ID'] = saved.id;
+    process.env['AWS_SECRET_ACCESS_KEY'] = saved.key;
+  }
+  // and a successful run's report
+  const report = await convert({ source: 's3://heap-rs3-acme', target: 's3://lake/secrets2', tables: ['users'], s3: { endpoint: s3.endpoint } });
+  assert.ok(!JSON.stringify(report).includes('S3RVER'), 'the access key id is not in the report');
+});

@@ -10,11 +10,15 @@ export interface ConvertCommandOptions extends Omit<ConvertOptions, 'onProgress'
 
 export async function convertCommand(options: ConvertCommandOptions): Promise<void> {
   const p = progress(options.quiet);
+  let rows = 0;
   const report = await convert({
     ...options,
     onLog: (line) => p.log(line),
-    onProgress: (e) =>
-      p.update(`[${e.filesDone}/${e.filesTotal} files, ${formatBytes(e.bytesDone)}/${formatBytes(e.bytesTotal)}] ${e.table}: ${e.file} (${e.rows} rows)`),
+    onProgress: (e) => {
+      rows += e.rows;
+      const pct = e.bytesTotal > 0 ? Math.floor((100 * e.bytesDone) / e.bytesTotal) : 100;
+      p.update(`${pct}% [${e.filesDone}/${e.filesTotal} files, ${rows.toLocaleString('en-US')} rows, ${formatBytes(e.bytesDone)}/${formatBytes(e.bytesTotal)}] ${e.table}: ${e.file}`);
+    },
   });
   p.done();
   if (options.report) await writeFile(options.report, JSON.stringify(report, null, 2) + '\n');
