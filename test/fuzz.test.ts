@@ -29,3 +29,16 @@ test('fuzz regressions replay without a crash', async () => {
     assert.equal(failure, undefined, `${f}: ${String(failure?.error)}`);
   }
 });
+
+test('hostile inputs under a 64 MiB heap: typed errors, each within two seconds', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { ROOT } = await import('./helpers/paths.js');
+  const r = spawnSync(process.execPath, ['--max-old-space-size=64', '--import', 'tsx', join(ROOT, 'test/helpers/hostile-run.ts')], { encoding: 'utf8', cwd: ROOT, timeout: 60_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n').map((l) => l.split('\t'));
+  assert.equal(lines.length, 6, r.stdout);
+  for (const [name, outcome, seconds] of lines) {
+    assert.match(outcome!, /^(AVRO_LIMIT|AVRO_TRUNCATED|AVRO_SCHEMA|AVRO_BLOCK_OVERRUN)$/, `${name}: ${outcome}`);
+    assert.ok(Number(seconds) < 2, `${name} took ${seconds} s`);
+  }
+});
