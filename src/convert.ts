@@ -33,6 +33,8 @@ export interface ConvertOptions extends PlanOptions {
   dryRun?: boolean;
   limits?: Partial<ReadLimits>;
   batch?: Partial<BatchBounds>;
+  /** Decompress Avro blocks on a second thread (default: when the machine has more than one core). */
+  parallelDecompression?: boolean;
   /** Most rows per Parquet file (default 1,000,000). */
   maxRowsPerFile?: number;
   /** Progress: a file was read. */
@@ -160,6 +162,7 @@ export async function convert(options: ConvertOptions): Promise<RunReport> {
           maxRowsPerFile: options.maxRowsPerFile ?? 1_000_000,
           ...(options.limits ? { limits: options.limits } : {}),
           ...(options.batch ? { batch: options.batch } : {}),
+          ...(options.parallelDecompression === undefined ? {} : { parallelDecompression: options.parallelDecompression }),
           onProgress: (p) => {
             filesDone++;
             bytesDone += p.bytes;

@@ -33,6 +33,8 @@ export interface TaskContext {
   readonly compression: ParquetCompression;
   readonly limits?: Partial<ReadLimits>;
   readonly batch?: Partial<BatchBounds>;
+  /** Decompress on a second thread (default: when there is more than one core). */
+  readonly parallelDecompression?: boolean;
   /** Most rows per output file (row groups are bounded by bytes inside it). */
   readonly maxRowsPerFile: number;
   readonly onProgress?: (p: { table: string; file: string; rows: number; bytes: number }) => void;
@@ -181,6 +183,7 @@ export async function runTableTask(plan: TablePlan, ctx: TaskContext): Promise<T
     totalBytes: size,
     ...(ctx.limits ? { limits: ctx.limits } : {}),
     ...(ctx.batch ? { batch: ctx.batch } : {}),
+    ...(ctx.parallelDecompression === undefined ? {} : { parallelDecompression: ctx.parallelDecompression }),
   });
 
   // 1. schemas: the lake's columns first (they never disappear), then every file of the run

@@ -109,3 +109,24 @@ test('SIGKILL of the converting process at several steps: the same guarantees', 
     assert.deepStrictEqual(lakeFiles(lake), s.afterFiles, `point ${k}: the re-run differs from a clean run`);
   }
 });
+
+test('the lake does not depend on processing order, batch sizes or the decompression thread', async () => {
+  const reference = tmp('reference');
+  await convert({ source: EXPORT, target: reference });
+  const expected = lakeFiles(reference);
+  const tables = Object.keys(JSON.parse(readFileSync(join(reference, '_heaplake/state.json'), 'utf8')).tables as object);
+  for (let seed = 1; seed <= 4; seed++) {
+    // one table per run, in a shuffled order, with other batch sizes and threading
+    let x = seed * 7919;
+    const order = [...tables].sort(() => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) & 1 ? 1 : -1));
+    const lake = tmp(`order${seed}`);
+    for (const table of order) {
+      await convert({ source: EXPORT, target: lake, tables: [table], parallelDecompression: seed % 2 === 0, batch: { maxRows: 1 + seed * 37 } });
+    }
+    const got = lakeFiles(lake);
+    // the state's table entries are equal; the files, byte for byte
+    const state = (files: Record<string, string>) => JSON.parse(files['_heaplake/state.json']!).tables;
+    assert.deepStrictEqual(state(got), state(expected), `seed ${seed} (${order.join(', ')}): state`);
+    for (const f of Object.keys(expected).filter((p) => p.endsWith('.parquet'))) assert.equal(got[f], expected[f], `seed ${seed}: ${f}`);
+  }
+});
