@@ -5,30 +5,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, mkdirSync, statSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convert } from '../src/convert.js';
 import { FIXTURES } from './helpers/paths.js';
-import { canonicalRows, readLake, referenceLake, withColumns } from './helpers/lake.js';
+import { canonicalRows, fileHashes, readLake, referenceLake, withColumns } from './helpers/lake.js';
 
 const EXPORT = join(FIXTURES, 'heap-export');
 const tmp = () => mkdtempSync(join(tmpdir(), 'heaplake-convert-'));
-
-function fileHashes(root: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (dir: string, rel: string) => {
-    for (const name of readdirSync(dir).sort()) {
-      const p = join(dir, name);
-      const r = rel ? `${rel}/${name}` : name;
-      if (statSync(p).isDirectory()) walk(p, r);
-      else out[r] = createHash('sha256').update(readFileSync(p)).digest('hex');
-    }
-  };
-  walk(root, '');
-  return out;
-}
 
 async function assertLakeMatchesReference(lakeDir: string, exportDir: string, options: { startDate?: string } = {}): Promise<void> {
   const lake = await readLake(lakeDir);

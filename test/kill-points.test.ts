@@ -8,8 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convert } from '../src/convert.js';
@@ -18,6 +17,7 @@ import { readParquetBytes } from '../src/sink/parquet.js';
 import { rowsAsJson } from '../src/columnar/json-rows.js';
 import { FIXTURES, ROOT } from './helpers/paths.js';
 import { faultyTarget, type KillPoint } from './helpers/faulty-target.js';
+import { fileHashes } from './helpers/lake.js';
 
 const EXPORT = join(FIXTURES, 'heap-export');
 const tmp = (what: string) => mkdtempSync(join(tmpdir(), `heaplake-kill-${what}-`));
@@ -37,23 +37,7 @@ function readerView(lake: string): string {
   return JSON.stringify(view);
 }
 
-/** Every file but the state's run id and time: what a clean run must reproduce byte for byte. */
-function lakeFiles(lake: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (dir: string, rel: string) => {
-    for (const name of readdirSync(dir).sort()) {
-      const p = join(dir, name);
-      const r = rel ? `${rel}/${name}` : name;
-      if (statSync(p).isDirectory()) walk(p, r);
-      else if (r === '_heaplake/state.json') {
-        const s = JSON.parse(readFileSync(p, 'utf8'));
-        out[r] = JSON.stringify({ ...s, committedAt: null, runId: null });
-      } else out[r] = createHash('sha256').update(readFileSync(p)).digest('hex');
-    }
-  };
-  walk(lake, '');
-  return out;
-}
+const lakeFiles = fileHashes;
 
 async function setup() {
   // the lake before: dumps up to 860; the run under test applies 1200 and 1008461850

@@ -63,11 +63,6 @@ export function longToNumber(lo: number, hi: number): number {
   return NaN;
 }
 
-/** The exact value of a long as a BigInt (error paths and tests only). */
-export function longToBigInt(lo: number, hi: number): bigint {
-  return (BigInt(hi) << 32n) | BigInt(lo >>> 0);
-}
-
 /** Encodes a long (as BigInt) the way Avro does; used by tests and fixture scripts. */
 export function encodeLong(value: bigint): Uint8Array {
   let n = BigInt.asUintN(64, (value << 1n) ^ (value >> 63n));

@@ -5,6 +5,7 @@
  * with plain objects and Maps, to compare against.
  */
 import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { parquetReadObjects, asyncBufferFromFile } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
@@ -131,4 +132,23 @@ export async function referenceLake(exportDir: string, options: ReferenceOptions
 /** Rows with every column of `columns` (absent ones null). */
 export function withColumns(rows: Row[], columns: string[]): Row[] {
   return rows.map((r) => Object.fromEntries(columns.map((c) => [c, r[c] ?? null])));
+}
+
+/**
+ * Every file below `root` by relative path: its sha256, except the lake state, given as its
+ * JSON without the run's id and time (what a clean run must reproduce byte for byte).
+ */
+export function fileHashes(root: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (dir: string, rel: string) => {
+    for (const name of readdirSync(dir).sort()) {
+      const p = join(dir, name);
+      const r = rel ? `${rel}/${name}` : name;
+      if (statSync(p).isDirectory()) walk(p, r);
+      else if (r === '_heaplake/state.json') out[r] = JSON.stringify({ ...JSON.parse(readFileSync(p, 'utf8')), committedAt: null, runId: null });
+      else out[r] = createHash('sha256').update(readFileSync(p)).digest('hex');
+    }
+  };
+  walk(root, '');
+  return out;
 }
