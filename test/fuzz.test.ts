@@ -42,3 +42,38 @@ test('hostile inputs under a 64 MiB heap: typed errors, each within two seconds'
     assert.ok(Number(seconds) < 2, `${name} took ${seconds} s`);
   }
 });
+
+test('a mutated fixture export: only typed errors, and nothing committed when the run fails', async () => {
+  const { cpSync, mkdtempSync, readdirSync, statSync, writeFileSync, existsSync: exists } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { convert } = await import('../src/convert.js');
+  const { HeaplakeError } = await import('../src/errors.js');
+  const { mutate } = await import('../scripts/fuzz-harness.js');
+  const source = join(FIXTURES, 'heap-export');
+  const files: string[] = [];
+  const walk = (dir: string, rel: string) => {
+    for (const n of readdirSync(dir)) {
+      const p = join(dir, n);
+      if (statSync(p).isDirectory()) walk(p, `${rel}${n}/`);
+      else if (/\.(avro|json)$/.test(n)) files.push(`${rel}${n}`);
+    }
+  };
+  walk(source, '');
+  const rand = prng(2026);
+  let failures = 0;
+  for (let c = 0; c < 24; c++) {
+    const dir = mkdtempSync(join(tmpdir(), 'heaplake-fuzz-export-'));
+    cpSync(source, dir, { recursive: true });
+    const victim = files[Math.floor(rand() * files.length)]!;
+    writeFileSync(join(dir, victim), mutate(readFileSync(join(dir, victim)), rand));
+    const lake = mkdtempSync(join(tmpdir(), 'heaplake-fuzz-lake-'));
+    try {
+      await convert({ source: dir, target: lake });
+    } catch (err) {
+      failures++;
+      assert.ok(err instanceof HeaplakeError, `${victim}: ${String(err)}`);
+      assert.ok(!exists(join(lake, '_heaplake', 'state.json')), `${victim}: a failed run committed`);
+    }
+  }
+  assert.ok(failures > 0, 'some mutations must be caught');
+});
