@@ -190,7 +190,7 @@ export async function runTableTask(plan: TablePlan, ctx: TaskContext): Promise<T
   const lists: { name: string; type: TypeSpec }[][] = [previous ? previous.columns.map((c) => ({ name: c.name, type: c.type })) : []];
   for (const dump of [...plan.superseded, ...plan.dumps]) {
     for (const f of dump.files) {
-      const reader = await openAvro(ctx.source.read(f.key), readOptions(f.key, f.size));
+      const reader = await openAvro(ctx.source.read(f.key, f.etag), readOptions(f.key, f.size));
       await reader.close();
       const cols = fileColumns(table, reader.schema);
       lists.push(cols);
@@ -216,7 +216,7 @@ export async function runTableTask(plan: TablePlan, ctx: TaskContext): Promise<T
   const sources: SourceBatch[] = [];
   for (let d = 0; d < plan.dumps.length; d++) {
     for (const f of plan.dumps[d]!.files) {
-      const reader = await openAvro(ctx.source.read(f.key), readOptions(f.key, f.size));
+      const reader = await openAvro(ctx.source.read(f.key, f.etag), readOptions(f.key, f.size));
       for await (const batch of reader.batches()) sources.push({ batch, dump: d });
       stats.files++;
       stats.bytesIn += f.size;

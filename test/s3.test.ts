@@ -302,3 +302,27 @@ test('credentials never appear in errors, logs or the run report', async () => {
   const report = await convert({ source: 's3://heap-rs3-acme', target: 's3://lake/secrets2', tables: ['users'], s3: { endpoint: s3.endpoint } });
   assert.ok(!JSON.stringify(report).includes('S3RVER'), 'the access key id is not in the report');
 });
+
+test('an object that changes between planning and reading fails the run (S5), nothing committed', async () => {
+  await uploadDir(s3.client(), EXPORT, 'copied-export', 's5/');
+  const key = 's5/sync_852/users/part-00000-a1b2c3d4-0000-4000-8000-000000000852-c000.avro';
+  // s3rver ignores If-Match: the proxy answers it as S3 does
+  const proxy = await startFaultProxy(s3.port, () => undefined, { enforceConditions: true });
+  const err = await convert({
+    source: 's3://copied-export/s5',
+    target: 's3://lake/s5',
+    s3: { endpoint: proxy.endpoint },
+    // after the first table's task, someone rewrites a users file the plan already saw
+    afterTask: async (table) => {
+      if (table === 'checkout_complete') await s3.client().send(new PutObjectCommand({ Bucket: 'copied-export', Key: key, Body: readFileSync(join(EXPORT, key.slice(3))).subarray(0, 100) }));
+    },
+  })
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    .finally(() => proxy.close());
+  assert.ok(err instanceof HeaplakeError && err.code === 'SOURCE_IO', String(err));
+  assert.match(err.message, /changed after the run planned it/);
+  assert.equal(await s3Target('s3://lake/s5', { endpoint: s3.endpoint }).readText('_heaplake/state.json'), undefined);
+});

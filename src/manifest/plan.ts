@@ -30,6 +30,8 @@ export interface PlanOptions {
 export interface PlannedFile {
   readonly key: string;
   readonly size: number;
+  /** The version seen while planning (S3 ETag): the run reads exactly that. */
+  readonly etag?: string;
 }
 
 export interface PlannedDump {
@@ -134,13 +136,17 @@ export async function planRun(source: Source, state: LakeState, options: PlanOpt
   // exports of thousands of files); a file found elsewhere is asked for on its own
   const missing: string[] = [];
   const sizes = new Map<string, number>();
+  const etags = new Map<string, string>();
   const listed = new Set<string>();
   for (const { dumps } of chosen) {
     for (const d of dumps) {
       const folder = `sync_${d.dumpId}/`;
       if (d.files.some((f) => f.key.startsWith(folder)) && !listed.has(folder)) {
         listed.add(folder);
-        for await (const o of source.list(folder)) sizes.set(o.key, o.size);
+        for await (const o of source.list(folder)) {
+          sizes.set(o.key, o.size);
+          if (o.etag) etags.set(o.key, o.etag);
+        }
       }
     }
   }
@@ -160,7 +166,13 @@ export async function planRun(source: Source, state: LakeState, options: PlanOpt
   }
 
   const tables: TablePlan[] = chosen.map(({ table, dumps, previous }) => {
-    const withSizes = dumps.map((d) => ({ ...d, files: d.files.map((f) => ({ key: f.key, size: sizes.get(f.key)! })) }));
+    const withSizes = dumps.map((d) => ({
+      ...d,
+      files: d.files.map((f) => {
+        const etag = etags.get(f.key);
+        return etag ? { key: f.key, size: sizes.get(f.key)!, etag } : { key: f.key, size: sizes.get(f.key)! };
+      }),
+    }));
     const full = tableKind(table) === 'user_migrations' ? withSizes.map((_, i) => i) : withSizes.flatMap((d, i) => (d.incremental ? [] : [i]));
     const from = full.length > 0 ? full[full.length - 1]! : -1;
     return {

@@ -46,7 +46,7 @@ export function s3Source(uri: string, options: S3SourceOptions = {}, client?: S3
         }
         for (const o of page.Contents ?? []) {
           if (o.Key === undefined || !o.Key.startsWith(prefix)) continue;
-          yield { key: o.Key.slice(prefix.length), size: o.Size ?? 0 };
+          yield { key: o.Key.slice(prefix.length), size: o.Size ?? 0, ...(o.ETag ? { etag: o.ETag } : {}) };
         }
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (token);
@@ -61,8 +61,8 @@ export function s3Source(uri: string, options: S3SourceOptions = {}, client?: S3
         throw fail(err, key);
       }
     },
-    read(key: string): AsyncIterable<Uint8Array> {
-      return readObject(s3, bucket, keyOf(key), attempts, options.onWarning);
+    read(key: string, etag?: string): AsyncIterable<Uint8Array> {
+      return readObject(s3, bucket, keyOf(key), attempts, options.onWarning, etag);
     },
     async readAll(key: string): Promise<Uint8Array> {
       const parts: Uint8Array[] = [];
@@ -83,11 +83,11 @@ export function s3Source(uri: string, options: S3SourceOptions = {}, client?: S3
 }
 
 /** Streams one object, resuming broken or short bodies from where they stopped. */
-async function* readObject(s3: S3Client, bucket: string, key: string, attempts: number, onWarning?: (m: string) => void): AsyncGenerator<Uint8Array> {
+async function* readObject(s3: S3Client, bucket: string, key: string, attempts: number, onWarning?: (m: string) => void, planned?: string): AsyncGenerator<Uint8Array> {
   const where = `s3://${bucket}/${key}`;
   let received = 0;
   let total: number | undefined;
-  let etag: string | undefined;
+  let etag: string | undefined = planned;
   let lastError: unknown;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     if (attempt > 1) await sleep(Math.min(5000, 100 * 2 ** attempt * (0.5 + Math.random())));
@@ -103,7 +103,7 @@ async function* readObject(s3: S3Client, bucket: string, key: string, attempts: 
       );
     } catch (err) {
       const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-      if (status === 412) throw new HeaplakeError('SOURCE_IO', `${where} changed while it was being read (its ETag no longer matches)`, { file: where }, { cause: err });
+      if (status === 412) throw new HeaplakeError('SOURCE_IO', `${where} changed after the run planned it or while it was being read (its ETag no longer matches)`, { file: where }, { cause: err });
       if (status === 404 || status === 403) throw asHeaplakeError(err, 'SOURCE_IO', { file: where });
       lastError = err;
       continue;

@@ -6,6 +6,8 @@
 export interface SourceObject {
   readonly key: string;
   readonly size: number;
+  /** The object's version (S3 ETag), when the backend has one. */
+  readonly etag?: string;
 }
 
 export interface Source {
@@ -17,8 +19,11 @@ export interface Source {
   list(prefix: string): AsyncIterable<SourceObject>;
   /** The object's size, or undefined when it does not exist. */
   size(key: string): Promise<number | undefined>;
-  /** The object's bytes, streamed in chunks. */
-  read(key: string): AsyncIterable<Uint8Array>;
+  /**
+   * The object's bytes, streamed in chunks. With `etag`, the read fails (SOURCE_IO) if the
+   * object is no longer that version: what was planned is what is read.
+   */
+  read(key: string, etag?: string): AsyncIterable<Uint8Array>;
   /** A small object's bytes at once (manifests). */
   readAll(key: string): Promise<Uint8Array>;
 }

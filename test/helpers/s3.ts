@@ -112,8 +112,8 @@ function headEtag(port: number, path: string, headers: http.IncomingHttpHeaders)
 
 /**
  * An HTTP proxy to `port` that applies `decide(req)` to each request (undefined: pass through).
- * With `enforceConditions`, it answers conditional PUTs (If-Match / If-None-Match) the way S3
- * does — 412 when the condition fails — which s3rver itself ignores.
+ * With `enforceConditions`, it answers conditional PUTs and GETs (If-Match / If-None-Match)
+ * the way S3 does — 412 when the condition fails — which s3rver itself ignores.
  */
 export async function startFaultProxy(
   port: number,
@@ -122,7 +122,7 @@ export async function startFaultProxy(
 ): Promise<{ endpoint: string; close(): Promise<void>; count: number }> {
   const state = { count: 0 };
   const server = http.createServer(async (req, res) => {
-    if (options.enforceConditions && req.method === 'PUT' && (req.headers['if-match'] || req.headers['if-none-match'])) {
+    if (options.enforceConditions && (req.method === 'PUT' || req.method === 'GET') && (req.headers['if-match'] || req.headers['if-none-match'])) {
       const etag = await headEtag(port, req.url ?? '/', req.headers);
       const ifMatch = req.headers['if-match'];
       const failed = req.headers['if-none-match'] === '*' ? etag !== undefined : ifMatch !== undefined && ifMatch !== etag;
