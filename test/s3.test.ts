@@ -326,3 +326,18 @@ test('an object that changes between planning and reading fails the run (S5), no
   assert.match(err.message, /changed after the run planned it/);
   assert.equal(await s3Target('s3://lake/s5', { endpoint: s3.endpoint }).readText('_heaplake/state.json'), undefined);
 });
+
+test('the target refusing the commit (403 on the state, S10): the run fails, the old lake stays in force', async () => {
+  await convert({ source: 's3://heap-rs3-acme', target: 's3://lake/s10', tables: ['users'], s3: { endpoint: s3.endpoint } });
+  const target = s3Target('s3://lake/s10', { endpoint: s3.endpoint });
+  const before = await target.readText('_heaplake/state.json');
+  const proxy = await startFaultProxy(s3.port, (req) => (req.method === 'PUT' && req.url?.includes('state.json') ? { kind: 'status', status: 403 } : undefined));
+  try {
+    await assert.rejects(convert({ source: 's3://heap-rs3-acme', target: 's3://lake/s10', s3: { endpoint: proxy.endpoint, maxAttempts: 2 } }), (e: unknown) => e instanceof HeaplakeError && e.code === 'IO');
+  } finally {
+    await proxy.close();
+  }
+  assert.equal(await target.readText('_heaplake/state.json'), before);
+  await convert({ source: 's3://heap-rs3-acme', target: 's3://lake/s10', s3: { endpoint: s3.endpoint } });
+  await assertSameAsLocal('lake', 's10/');
+});
