@@ -40,3 +40,19 @@ test('package.json: ESM, a heaplake bin, runtime dependencies pinned exactly', (
   assert.equal(pkg.bin.heaplake, 'dist/cli/bin.js');
   for (const [name, version] of Object.entries(pkg.dependencies as Record<string, string>)) assert.match(version, /^\d+\.\d+\.\d+$/, name);
 });
+
+test('the README lists every error code with the exit code the CLI gives it', async () => {
+  const { exitCodeFor } = await import('../src/cli/main.js');
+  const { HeaplakeError } = await import('../src/errors.js');
+  const errors = readFileSync(join(ROOT, 'src/errors.ts'), 'utf8');
+  const union = errors.slice(errors.indexOf('export type ErrorCode'), errors.indexOf('export interface ErrorContext'));
+  const codes = [...union.matchAll(/\| '([A-Z0-9_]+)'/g)].map((m) => m[1]!);
+  assert.ok(codes.length >= 20, `${codes.length} codes`);
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  for (const code of codes) {
+    const row = readme.split('\n').find((l) => l.startsWith('|') && l.includes(`\`${code}\``));
+    assert.ok(row, `${code} is documented`);
+    const exit = Number(row.trim().split('|').filter(Boolean).at(-1)!.trim());
+    assert.equal(exitCodeFor(new HeaplakeError(code as never, 'x')), exit, `${code}: README says exit ${exit}`);
+  }
+});
