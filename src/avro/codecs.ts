@@ -12,6 +12,7 @@ import zlib from 'node:zlib';
 import * as fzstd from 'fzstd';
 import { AvroFormatError } from '../errors.js';
 import { unsnappyInto, type Scratch } from './snappy.js';
+import { concatBytes } from '../bytes.js';
 
 /**
  * Decompresses one block. `scratch` is the reader's reusable output buffer: a codec may
@@ -155,7 +156,7 @@ async function unxz(data: Uint8Array, maxBytes: number): Promise<Uint8Array> {
     if (err instanceof AvroFormatError) throw err;
     throw new AvroFormatError('AVRO_CODEC', `xz data is corrupt: ${(err as Error).message ?? String(err)}`, {}, { cause: err });
   }
-  return concat(parts, total);
+  return concatBytes(parts, total);
 }
 
 /** seek-bzip's byte-wise output interface, with the size ceiling enforced as it grows. */
@@ -178,17 +179,6 @@ class GrowingSink {
   bytes(): Uint8Array {
     return this.buf.subarray(0, this.pos);
   }
-}
-
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 function tooLarge(size: number | undefined, max: number, codec = 'null'): AvroFormatError {

@@ -11,6 +11,7 @@ import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Clien
 import { HeaplakeError, asHeaplakeError } from '../errors.js';
 import { isSafeKey, type Source, type SourceObject } from './source.js';
 import { createS3Client, parseS3Uri, type S3Options } from './s3-client.js';
+import { concatBytes } from '../bytes.js';
 
 export interface S3SourceOptions extends S3Options {
   /** Attempts to finish one object's body (resumes included; default 5). */
@@ -66,18 +67,8 @@ export function s3Source(uri: string, options: S3SourceOptions = {}, client?: S3
     },
     async readAll(key: string): Promise<Uint8Array> {
       const parts: Uint8Array[] = [];
-      let total = 0;
-      for await (const chunk of readObject(s3, bucket, keyOf(key), attempts, options.onWarning)) {
-        parts.push(chunk);
-        total += chunk.length;
-      }
-      const out = new Uint8Array(total);
-      let o = 0;
-      for (const p of parts) {
-        out.set(p, o);
-        o += p.length;
-      }
-      return out;
+      for await (const chunk of readObject(s3, bucket, keyOf(key), attempts, options.onWarning)) parts.push(chunk);
+      return concatBytes(parts);
     },
   };
 }
