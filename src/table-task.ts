@@ -15,10 +15,11 @@ import type { Target } from './sink/target.js';
 import type { TablePlan } from './manifest/plan.js';
 import { isEventLike, microsColumns } from './manifest/tables.js';
 import { openAvro } from './columnar/read-avro.js';
-import { gatherColumn, newGatherStats, type GatherStats, type RowRefs } from './columnar/gather.js';
+import { gatherColumn, isValid, newGatherStats, type GatherStats, type RowRefs } from './columnar/gather.js';
 import { lakeSchema, mergeColumns, typeSpec, type TypeSpec } from './schema/merge.js';
 import { dedupe } from './dedupe/dedupe.js';
 import { KeyIndex } from './dedupe/key-index.js';
+import type { LongSlot } from './avro/varint.js';
 import { readParquetBytes } from './sink/parquet.js';
 import { STAGING_DIR, type LakeColumn, type LakeFile, type LakeState, type TableState } from './commit/state.js';
 
@@ -91,6 +92,16 @@ function fileColumns(table: string, schema: Schema): { name: string; type: TypeS
   });
 }
 
+/** A warning when a file's fields differ from the columns the manifest announces (§7.1.20). */
+function columnMismatch(dumpId: bigint, key: string, cols: readonly { name: string }[], announced: readonly string[]): string[] {
+  const inFile = new Set(cols.map((c) => c.name));
+  const inManifest = new Set(announced);
+  const extra = [...inFile].filter((c) => !inManifest.has(c));
+  const absent = [...inManifest].filter((c) => !inFile.has(c));
+  if (extra.length + absent.length === 0) return [];
+  return [`dump ${dumpId}: ${key} differs from the manifest's columns (only in the file: ${extra.join(', ') || '-'}; only in the manifest: ${absent.join(', ') || '-'})`];
+}
+
 function column(batch: RecordBatch, name: string): Data | undefined {
   const i = batch.schema.fields.findIndex((f) => f.name === name);
   return i < 0 ? undefined : batch.data.children[i];
@@ -108,8 +119,7 @@ function microsOf(d: Data): Float64Array {
   const i32 = new Int32Array(v.buffer, v.byteOffset, v.length * 2);
   for (let i = 0; i < d.length; i++) {
     const at = d.offset + i;
-    const valid = d.nullCount === 0 || !d.nullBitmap || ((d.nullBitmap[at >> 3]! >> (at & 7)) & 1) === 1;
-    out[i] = valid ? i32[at * 2 + 1]! * 0x100000000 + (i32[at * 2]! >>> 0) : NaN;
+    out[i] = isValid(d, i) ? i32[at * 2 + 1]! * 0x100000000 + (i32[at * 2]! >>> 0) : NaN;
   }
   return out;
 }
@@ -186,44 +196,43 @@ export async function runTableTask(plan: TablePlan, ctx: TaskContext): Promise<T
     ...(ctx.parallelDecompression === undefined ? {} : { parallelDecompression: ctx.parallelDecompression }),
   });
 
-  // 1. schemas: the lake's columns first (they never disappear), then every file of the run
-  const lists: { name: string; type: TypeSpec }[][] = [previous ? previous.columns.map((c) => ({ name: c.name, type: c.type })) : []];
-  for (const dump of [...plan.superseded, ...plan.dumps]) {
+  // 1. the new rows, in precedence order (dump, file in manifest order, row); each file is read
+  // once, and its schema taken from the same read
+  const sources: SourceBatch[] = [];
+  const appliedColumns: { name: string; type: TypeSpec }[][] = [];
+  for (let d = 0; d < plan.dumps.length; d++) {
+    const dump = plan.dumps[d]!;
     for (const f of dump.files) {
       const reader = await openAvro(ctx.source.read(f.key, f.etag), readOptions(f.key, f.size));
-      await reader.close();
-      const cols = fileColumns(table, reader.schema);
-      lists.push(cols);
-      if (dump.columns && plan.dumps.includes(dump)) {
-        const avro = new Set(cols.map((c) => c.name));
-        const announced = new Set(dump.columns);
-        const extra = [...avro].filter((c) => !announced.has(c));
-        const absent = [...announced].filter((c) => !avro.has(c));
-        if (extra.length + absent.length > 0) {
-          stats.warnings.push(`dump ${dump.dumpId}: ${f.key} differs from the manifest's columns (only in the file: ${extra.join(', ') || '-'}; only in the manifest: ${absent.join(', ') || '-'})`);
-        }
-      }
-    }
-  }
-  const merged = mergeColumns(lists);
-  for (const c of merged.conflicts) stats.warnings.push(`column "${c.name}" has conflicting types ${c.seen.join(', ')}: stored as utf8`);
-  let nextId = Math.max(0, ...(previous?.columns.map((c) => c.fieldId) ?? [0]));
-  const columns: LakeColumn[] = merged.columns.map((c) => ({ name: c.name, type: c.type, fieldId: previous?.columns.find((p) => p.name === c.name)?.fieldId ?? ++nextId }));
-  const schema = lakeSchema(columns, new Map([['heaplake.table', table]]));
-  const retyped = previous?.columns.some((p) => columns.find((c) => c.name === p.name)?.type !== p.type) ?? false;
-
-  // 2. the new rows, in precedence order (dump, file in manifest order, row)
-  const sources: SourceBatch[] = [];
-  for (let d = 0; d < plan.dumps.length; d++) {
-    for (const f of plan.dumps[d]!.files) {
-      const reader = await openAvro(ctx.source.read(f.key, f.etag), readOptions(f.key, f.size));
       for await (const batch of reader.batches()) sources.push({ batch, dump: d });
+      const cols = fileColumns(table, reader.schema);
+      appliedColumns.push(cols);
+      if (dump.columns) stats.warnings.push(...columnMismatch(dump.dumpId, f.key, cols, dump.columns));
       stats.files++;
       stats.bytesIn += f.size;
       stats.rowsIn += reader.stats.records;
       ctx.onProgress?.({ table, file: f.key, rows: reader.stats.records, bytes: f.size });
     }
   }
+
+  // 2. schemas: the lake's columns first (they never disappear), then every file of the run —
+  // files of superseded dumps too (their headers only), so one run and many agree
+  const supersededColumns: { name: string; type: TypeSpec }[][] = [];
+  for (const dump of plan.superseded) {
+    for (const f of dump.files) {
+      const reader = await openAvro(ctx.source.read(f.key, f.etag), readOptions(f.key, f.size));
+      await reader.close();
+      supersededColumns.push(fileColumns(table, reader.schema));
+    }
+  }
+  const lakeColumns = previous ? previous.columns.map((c) => ({ name: c.name, type: c.type })) : [];
+  const merged = mergeColumns([lakeColumns, ...supersededColumns, ...appliedColumns]);
+  for (const c of merged.conflicts) stats.warnings.push(`column "${c.name}" has conflicting types ${c.seen.join(', ')}: stored as utf8`);
+  let nextId = Math.max(0, ...(previous?.columns.map((c) => c.fieldId) ?? [0]));
+  const columns: LakeColumn[] = merged.columns.map((c) => ({ name: c.name, type: c.type, fieldId: previous?.columns.find((p) => p.name === c.name)?.fieldId ?? ++nextId }));
+  const schema = lakeSchema(columns, new Map([['heaplake.table', table]]));
+  const retyped = previous?.columns.some((p) => columns.find((c) => c.name === p.name)?.type !== p.type) ?? false;
+
   const gatherStats = newGatherStats();
   const gather = (spec: TypeSpec, name: string, refs: RowRefs, batches: readonly SourceBatch[], gs?: GatherStats): Data =>
     gatherColumn(spec, batches.map((s) => column(s.batch, name)), refs, gs ?? gatherStats);
@@ -262,10 +271,10 @@ export async function runTableTask(plan: TablePlan, ctx: TaskContext): Promise<T
     if (newMicros) winnerMicros = Float64Array.from(result.index, (i) => newMicros![i]!);
     // the winners' keys, to find the lake rows they replace
     const keyData = sources.map((s) => column(s.batch, plan.key!));
+    const key: LongSlot = { lo: 0, hi: 0 };
     for (let i = 0; i < winners.length; i++) {
       const d = keyData[winners.batch[i]!];
-      const halves = d ? int64At(d, winners.row[i]!) : undefined;
-      if (halves) keyIndex.set(halves[0], halves[1], i);
+      if (d && int64Into(d, winners.row[i]!, key)) keyIndex.set(key.lo, key.hi, i);
     }
   }
 
@@ -321,9 +330,9 @@ export async function runTableTask(plan: TablePlan, ctx: TaskContext): Promise<T
           const key = plan.key ? column(b, plan.key) : undefined;
           const bi = batches.length;
           batches.push({ batch: b, dump: -1 });
+          const slot: LongSlot = { lo: 0, hi: 0 };
           for (let r = 0; r < b.numRows; r++) {
-            const halves = key ? int64At(key, r) : undefined;
-            if (halves && keyIndex.get(halves[0], halves[1]) !== -1) {
+            if (key && int64Into(key, r, slot) && keyIndex.get(slot.lo, slot.hi) !== -1) {
               stats.duplicates++;
               continue; // replaced by a newer row
             }
@@ -419,25 +428,29 @@ async function readLakeFile(target: Target, path: string): Promise<RecordBatch[]
 
 const halvesViews = new WeakMap<Data, Int32Array>();
 
-/** A 64-bit (or 32-bit) integer key as [lo, hi], or undefined when null or not an integer. */
-function int64At(d: Data, r: number): [number, number] | undefined {
+/** Puts row r's 64-bit (or 32-bit) integer key into `out` as two int32 halves; false when null or not an integer. */
+function int64Into(d: Data, r: number, out: LongSlot): boolean {
+  if (!isValid(d, r)) return false;
   const at = d.offset + r;
-  if (d.nullCount > 0 && d.nullBitmap && d.nullBitmap.length > 0 && ((d.nullBitmap[at >> 3]! >> (at & 7)) & 1) === 0) return undefined;
   const v = d.values as ArrayBufferView;
   if (v instanceof BigInt64Array) {
     let view = halvesViews.get(d);
     if (!view) halvesViews.set(d, (view = new Int32Array(v.buffer, v.byteOffset, v.length * 2)));
-    return [view[at * 2]!, view[at * 2 + 1]!];
+    out.lo = view[at * 2]!;
+    out.hi = view[at * 2 + 1]!;
+    return true;
   }
-  if (v instanceof Int32Array) return [v[at]!, v[at]! >> 31];
-  return undefined;
+  if (v instanceof Int32Array) {
+    out.lo = v[at]!;
+    out.hi = out.lo >> 31;
+    return true;
+  }
+  return false;
 }
 
 function hasKeyIn(d: Data | undefined, index: KeyIndex): boolean {
   if (!d) return false;
-  for (let r = 0; r < d.length; r++) {
-    const h = int64At(d, r);
-    if (h && index.get(h[0], h[1]) !== -1) return true;
-  }
+  const slot: LongSlot = { lo: 0, hi: 0 };
+  for (let r = 0; r < d.length; r++) if (int64Into(d, r, slot) && index.get(slot.lo, slot.hi) !== -1) return true;
   return false;
 }

@@ -34,7 +34,8 @@ export function newGatherStats(): GatherStats {
 const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 const encoder = new TextEncoder();
 
-function isValid(d: Data, i: number): boolean {
+/** Whether row `i` of `d` holds a value (not null); `i` is relative to the Data's offset. */
+export function isValid(d: Data, i: number): boolean {
   if (d.typeId === Type.Null) return false;
   if (d.nullCount === 0 || !d.nullBitmap || d.nullBitmap.length === 0) return true;
   const at = d.offset + i;

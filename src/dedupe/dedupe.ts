@@ -7,7 +7,7 @@
  * never de-duplicated, and counted.
  */
 import { type Data, Type } from 'apache-arrow';
-import type { RowRefs } from '../columnar/gather.js';
+import { isValid, type RowRefs } from '../columnar/gather.js';
 import { KeyIndex } from './key-index.js';
 
 export interface DedupeSource {
@@ -30,11 +30,6 @@ export interface DedupeResult {
   readonly nullKeys: number;
 }
 
-function valid(d: Data, at: number): boolean {
-  if (d.nullCount === 0 || !d.nullBitmap || d.nullBitmap.length === 0) return d.typeId !== Type.Null;
-  return ((d.nullBitmap[at >> 3]! >> (at & 7)) & 1) === 1;
-}
-
 /** Int32 views of 64-bit key columns, made once per batch. */
 function halvesView(d: Data | undefined): Int32Array | undefined {
   const v = d?.values as ArrayBufferView | undefined;
@@ -43,9 +38,8 @@ function halvesView(d: Data | undefined): Int32Array | undefined {
 
 function lastModifiedOf(d: Data | undefined, r: number): number {
   if (!d) return -Infinity;
-  const at = d.offset + r;
-  if (!valid(d, at)) return -Infinity;
-  return Number((d.values as BigInt64Array)[at]);
+  if (!isValid(d, r)) return -Infinity;
+  return Number((d.values as BigInt64Array)[d.offset + r]);
 }
 
 export function dedupe(refs: RowRefs, source: DedupeSource): DedupeResult {
@@ -85,7 +79,7 @@ export function dedupe(refs: RowRefs, source: DedupeSource): DedupeResult {
     }
     if (key.typeId === Type.Int || key.typeId === Type.Int64 || key.typeId === Type.Int32) {
       const at = key.offset + r;
-      if (!valid(key, at)) {
+      if (!isValid(key, r)) {
         nullKeys++;
         continue;
       }
@@ -97,7 +91,7 @@ export function dedupe(refs: RowRefs, source: DedupeSource): DedupeResult {
     } else {
       // a key column widened to text by a type conflict: compare its text
       const at = key.offset + r;
-      if (!valid(key, at)) {
+      if (!isValid(key, r)) {
         nullKeys++;
         continue;
       }

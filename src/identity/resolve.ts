@@ -17,7 +17,7 @@
  * target in the lake (the table is de-duplicated on it, latest wins).
  */
 import { RecordBatch, makeData, Struct, type Data } from 'apache-arrow';
-import { gatherColumn, newGatherStats, type RowRefs } from '../columnar/gather.js';
+import { gatherColumn, isValid, newGatherStats, type RowRefs } from '../columnar/gather.js';
 import { lakeSchema, type TypeSpec } from '../schema/merge.js';
 import type { LakeColumn } from '../commit/state.js';
 
@@ -48,13 +48,8 @@ function col(batch: RecordBatch, name: string): Data | undefined {
   return i < 0 ? undefined : batch.data.children[i];
 }
 
-function valid(d: Data, r: number): boolean {
-  const at = d.offset + r;
-  return d.nullCount === 0 || !d.nullBitmap || d.nullBitmap.length === 0 || ((d.nullBitmap[at >> 3]! >> (at & 7)) & 1) === 1;
-}
-
 function int64(d: Data | undefined, r: number): bigint | undefined {
-  if (!d || !valid(d, r)) return undefined;
+  if (!d || !isValid(d, r)) return undefined;
   const v = d.values as ArrayLike<bigint | number>;
   return BigInt(v[d.offset + r]!);
 }
@@ -209,7 +204,7 @@ function chooseRow(group: { batch: number; row: number; lm: bigint | undefined }
   let bestHasValue = false;
   for (const g of group) {
     const d = sources[g.batch];
-    const has = d !== undefined && valid(d, g.row);
+    const has = d !== undefined && isValid(d, g.row);
     if (name === 'last_modified' || (has && (!bestHasValue || lmOf(g) >= lmOf(best)))) {
       if (name === 'last_modified' ? lmOf(g) >= lmOf(best) : true) {
         best = g;
