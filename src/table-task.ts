@@ -289,7 +289,6 @@ export async function runTableTask(plan: TablePlan, ctx: TaskContext): Promise<T
   }
   const oldFiles = previous?.files ?? [];
   const affected = new Set<string | null>(incoming.keys());
-  const existing = new Map<string, RecordBatch[]>(); // path → batches, for files read back
   if (plan.mode === 'merge') {
     for (const f of oldFiles) {
       if (affected.has(f.partition) || retyped) {
@@ -297,10 +296,10 @@ export async function runTableTask(plan: TablePlan, ctx: TaskContext): Promise<T
         continue;
       }
       if (!plan.key || keyIndex.size === 0) continue;
-      // a lake row whose key arrives again is replaced, wherever its new copy lands
-      const batches = await readLakeFile(ctx.target, f.path);
-      existing.set(f.path, batches);
-      if (batches.some((b) => hasKeyIn(column(b, plan.key!), keyIndex))) affected.add(f.partition);
+      // a lake row whose key arrives again is replaced, wherever its new copy lands: decode only
+      // the key column to find out (a partition that is affected is read in full below)
+      const keys = await readLakeFile(ctx.target, f.path, [plan.key]);
+      if (keys.some((b) => hasKeyIn(column(b, plan.key!), keyIndex))) affected.add(f.partition);
     }
   }
 
@@ -325,7 +324,7 @@ export async function runTableTask(plan: TablePlan, ctx: TaskContext): Promise<T
     if (plan.mode === 'merge') {
       const lakeRefs: { batch: number[]; row: number[] } = { batch: [], row: [] };
       for (const f of oldFiles.filter((o) => o.partition === partition)) {
-        const read = existing.get(f.path) ?? (await readLakeFile(ctx.target, f.path));
+        const read = await readLakeFile(ctx.target, f.path);
         for (const b of read) {
           const key = plan.key ? column(b, plan.key) : undefined;
           const bi = batches.length;
@@ -418,9 +417,9 @@ function bytesPerRow(batches: readonly RecordBatch[]): number {
   return rows === 0 ? 256 : bytes / rows;
 }
 
-async function readLakeFile(target: Target, path: string): Promise<RecordBatch[]> {
+async function readLakeFile(target: Target, path: string, columns?: string[]): Promise<RecordBatch[]> {
   try {
-    return readParquetBytes(await target.readBytes(path)).batches;
+    return readParquetBytes(await target.readBytes(path), columns).batches;
   } catch (err) {
     throw asHeaplakeError(err, 'STATE', { file: path });
   }

@@ -165,8 +165,8 @@ function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
 
-/** Reads a whole Parquet file (written by heaplake) back into Arrow RecordBatches. */
-export function readParquetBytes(bytes: Uint8Array): Table {
-  const wasmTable = pw.readParquet(bytes, { batchSize: 64 * 1024 });
+/** Reads a Parquet file (written by heaplake) back into Arrow RecordBatches: all columns, or `columns`. */
+export function readParquetBytes(bytes: Uint8Array, columns?: string[]): Table {
+  const wasmTable = pw.readParquet(bytes, { batchSize: 64 * 1024, ...(columns ? { columns } : {}) });
   return tableFromIPC(wasmTable.intoIPCStream()); // intoIPCStream consumes (frees) the wasm table
 }
