@@ -139,7 +139,7 @@ export async function convert(options: ConvertOptions): Promise<RunReport> {
   }
   /** One commit of task results over the state this run last saw (a lock object guards stores without compare-and-swap). */
   async function publish(taskResults: TaskResult[]): Promise<void> {
-    const commit = () => commitRun(target, finalState, finalVersion, runId, taskResults);
+    const commit = () => commitRun(target, finalState, finalVersion, runId, taskResults, runPlan.dumps.map((d) => String(d.dumpId)));
     try {
       finalState = (await target.hasCompareAndSwap()) ? await commit() : await withLock(target, runId, commit, options.lock);
     } catch (err) {

@@ -11,6 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convert } from '../src/convert.js';
 import { HeaplakeError } from '../src/errors.js';
+import { localSource } from '../src/source/local-source.js';
+import type { Source } from '../src/source/source.js';
 import { writeDump, type ExportDump, type ExportTable } from '../scripts/export-writer.js';
 import { prng } from '../scripts/heap-like.js';
 import { canonicalRows, readLake, referenceLake, withColumns, type Row } from './helpers/lake.js';
@@ -53,7 +55,7 @@ async function errorOf(p: Promise<unknown>): Promise<HeaplakeError> {
   assert.fail('expected an error');
 }
 
-test('dump order is numeric (sync_9 before sync_10), ids reach 10^9 and beyond, gaps are fine', async () => {
+test('M8: dump order is numeric (sync_9 before sync_10), ids reach 10^9 and beyond, gaps are fine', async () => {
   const dir = await makeExport([
     { id: '9', tables: [table('pageviews', true, { schema: eventSchema('p'), rows: [ev(1, 'from 9')] })] },
     { id: '10', tables: [table('pageviews', true, { schema: eventSchema('p'), rows: [ev(1, 'from 10')] })] },
@@ -75,7 +77,7 @@ test('a sync folder without a manifest, and keys under manifests/ that are not m
   assert.deepStrictEqual([...report.ignoredKeys].sort(), ['manifests/readme.txt', 'manifests/sync_12.json.tmp']);
 });
 
-test('manifest errors stop the run before any output, naming the manifest and field', async () => {
+test('M1/M2/M3/M4/M10: manifest errors stop the run before any output, naming the manifest and field', async () => {
   const good = { id: '5', tables: [table('pageviews', true, { schema: eventSchema('p'), rows: [ev(1, 'a')] })] };
   const cases: [string, (dir: string) => void, RegExp][] = [
     ['not JSON', (d) => writeFileSync(join(d, 'manifests', 'sync_5.json'), '{"dump_id": 5, "tables": ['), /not valid JSON/],
@@ -90,23 +92,101 @@ test('manifest errors stop the run before any output, naming the manifest and fi
     ['not s3://', (d) => writeFileSync(join(d, 'manifests', 'sync_5.json'), '{"dump_id": 5, "tables": [{"name": "t", "files": ["/etc/passwd"], "incremental": true}]}'), /not an s3/],
     ['a table name that is a path', (d) => writeFileSync(join(d, 'manifests', 'sync_5.json'), '{"dump_id": 5, "tables": [{"name": "../x", "files": [], "incremental": true}]}'), /cannot be a folder/],
     ['a table named like our state folder', (d) => writeFileSync(join(d, 'manifests', 'sync_5.json'), '{"dump_id": 5, "tables": [{"name": "_heaplake", "files": [], "incremental": true}]}'), /cannot be a folder/],
-    ['two manifests with one dump_id', (d) => cpSync(join(d, 'manifests', 'sync_5.json'), join(d, 'manifests', 'sync_05.json')), /both have dump_id 5/],
+    ['a byte-order mark', (d) => writeFileSync(join(d, 'manifests', 'sync_5.json'), '\uFEFF' + readFileSync(join(d, 'manifests', 'sync_5.json'), 'utf8')), /byte-order mark/],
+    ['an empty object', (d) => writeFileSync(join(d, 'manifests', 'sync_5.json'), '{}'), /dump_id/],
+    ['a file that is not .avro', (d) => writeFileSync(join(d, 'manifests', 'sync_5.json'), '{"dump_id": 5, "tables": [{"name": "t", "files": ["s3://a/sync_5/t/part-0.json"], "incremental": true}]}'), /not an \.avro file/],
+    ['two manifests with one dump_id and different contents', (d) => writeFileSync(join(d, 'manifests', 'sync_05.json'), '{"dump_id": 5, "tables": []}'), /both have dump_id 5, with different contents/],
     ['a listed file that is missing', (d) => rmSync(join(d, 'sync_5'), { recursive: true }), /missing/],
+    ['a listed file that is empty', (d) => writeFileSync(join(d, 'sync_5', 'pageviews', readdirSync(join(d, 'sync_5', 'pageviews'))[0]!), ''), /empty \(0 bytes\)/],
   ];
   for (const [what, damage, message] of cases) {
     const dir = await makeExport([good]);
     damage(dir);
     const lakeDir = tmp('lake');
-    const err = await errorOf(convert({ source: dir, target: lakeDir }));
+    const err = await errorOf(convert({ source: dir, target: lakeDir }).then(() => assert.fail(`${what}: no error`)));
     assert.equal(err.code, 'MANIFEST', `${what}: ${err.message}`);
     assert.match(err.message, message, what);
-    assert.ok(err.message.includes('manifests/sync_') || what.includes('missing'), `${what} names the manifest: ${err.message}`);
+    assert.ok(err.message.includes(/^a listed file/.test(what) ? 'sync_5/pageviews/part-' : 'manifests/sync_'), `${what} names the manifest or file: ${err.message}`);
     assert.deepStrictEqual(readdirSync(lakeDir).filter((n) => n !== '_heaplake'), [], `${what}: no output`);
     assert.ok(!existsSync(join(lakeDir, '_heaplake', 'state.json')), what);
   }
 });
 
-test('full resyncs: rows before the latest one disappear; an empty full resync empties the table', async () => {
+test('M1/M4: a manifest caught mid-write is read once more; identical manifests for one dump count as one', async () => {
+  const dir = await makeExport([{ id: '5', tables: [table('pageviews', true, { schema: eventSchema('p'), rows: [ev(1, 'a')] })] }]);
+  cpSync(join(dir, 'manifests', 'sync_5.json'), join(dir, 'manifests', 'sync_05.json'));
+  const local = localSource(dir);
+  const reads = new Map<string, number>();
+  // the first read of sync_5.json sees half the file, as if the producer were still writing it
+  const source: Source = {
+    ...local,
+    readAll: async (key) => {
+      const n = (reads.get(key) ?? 0) + 1;
+      reads.set(key, n);
+      const bytes = await local.readAll(key);
+      return key === 'manifests/sync_5.json' && n === 1 ? bytes.subarray(0, bytes.length >> 1) : bytes;
+    },
+  };
+  const lakeDir = tmp('lake');
+  const report = await convert({ source, target: lakeDir });
+  assert.deepStrictEqual(report.dumps, ['5']);
+  assert.equal(reads.get('manifests/sync_5.json'), 2);
+  assert.ok(report.warnings.some((w) => /sync_5\.json did not parse on the first read/.test(w)), report.warnings.join('\n'));
+  assert.ok(report.warnings.some((w) => /are identical: applied once/.test(w)), report.warnings.join('\n'));
+  assert.deepStrictEqual((await readLake(lakeDir))['pageviews']!.rows.map((r) => r['v']), ['a']);
+});
+
+test('M5/M6: a re-delivered dump is a no-op; a dump that appears after a later one was applied stops the run', async () => {
+  const s = eventSchema('p');
+  const dir = await makeExport([
+    { id: '7', tables: [table('pageviews', true, { schema: s, rows: [ev(1, 'seven')] })] },
+    { id: '9', tables: [table('pageviews', true, { schema: s, rows: [ev(2, 'nine')] })] },
+  ]);
+  const lakeDir = tmp('lake');
+  await convert({ source: dir, target: lakeDir });
+  const before = readFileSync(join(lakeDir, '_heaplake', 'state.json'), 'utf8');
+  // M5: dump 9 delivered again (its manifest rewritten with the same content)
+  cpSync(join(dir, 'manifests', 'sync_9.json'), join(dir, 'manifests', 'sync_9.json.copy'));
+  rmSync(join(dir, 'manifests', 'sync_9.json'));
+  cpSync(join(dir, 'manifests', 'sync_9.json.copy'), join(dir, 'manifests', 'sync_9.json'));
+  rmSync(join(dir, 'manifests', 'sync_9.json.copy'));
+  const logs: string[] = [];
+  const again = await convert({ source: dir, target: lakeDir, onLog: (l) => logs.push(l) });
+  assert.equal(again.committed, false);
+  assert.ok(logs.some((l) => /pageviews: up to date \(dump 9\)/.test(l)), logs.join('\n'));
+  assert.equal(readFileSync(join(lakeDir, '_heaplake', 'state.json'), 'utf8'), before);
+  // M6: dump 8 turns up after 9 was applied; gaps alone (7, 9) are fine, Heap's ids are not contiguous
+  await writeDump(dir, { id: '8', tables: [table('pageviews', true, { schema: s, rows: [ev(3, 'eight')] })] });
+  const err = await errorOf(convert({ source: dir, target: lakeDir }));
+  assert.equal(err.code, 'MANIFEST');
+  assert.match(err.message, /dump 8 \(manifests\/sync_8\.json\) appeared after dump 9 was applied/);
+  assert.equal(readFileSync(join(lakeDir, '_heaplake', 'state.json'), 'utf8'), before);
+  // the explicit override leaves it out, and says so
+  await writeDump(dir, { id: '10', tables: [table('pageviews', true, { schema: s, rows: [ev(4, 'ten')] })] });
+  const skipped = await convert({ source: dir, target: lakeDir, skipLateDumps: true });
+  assert.ok(skipped.warnings.some((w) => /dump 8 .* left out/.test(w)), skipped.warnings.join('\n'));
+  assert.deepStrictEqual((await readLake(lakeDir))['pageviews']!.rows.map((r) => r['v']).sort(), ['nine', 'seven', 'ten']);
+});
+
+test('M11: a manifest visible before all its files: nothing changes; the run after the files arrive applies the dump', async () => {
+  const s = eventSchema('p');
+  const dir = await makeExport([
+    { id: '1', tables: [table('pageviews', true, { schema: s, rows: [ev(1, 'one')] })] },
+    { id: '2', tables: [table('pageviews', true, { schema: s, rows: [ev(2, 'two')] }, { schema: s, rows: [ev(3, 'three')] })] },
+  ]);
+  const folder = join(dir, 'sync_2', 'pageviews');
+  const late = readdirSync(folder).sort()[1]!;
+  const held = readFileSync(join(folder, late));
+  rmSync(join(folder, late));
+  const lakeDir = tmp('lake');
+  const err = await errorOf(convert({ source: dir, target: lakeDir }));
+  assert.match(err.message, /missing .*sync_2\/pageviews\/.*run again once it is complete/);
+  assert.ok(!existsSync(join(lakeDir, '_heaplake', 'state.json')), 'dump 1 is not applied alone either: the run stops as a whole');
+  writeFileSync(join(folder, late), held);
+  await expectReference(dir, lakeDir);
+});
+
+test('M7: full resyncs: rows before the latest one disappear; an empty full resync empties the table', async () => {
   const s = eventSchema('p');
   const dir = await makeExport([
     { id: '1', tables: [table('pageviews', true, { schema: s, rows: [ev(1, 'a'), ev(2, 'b')] })] },
@@ -186,7 +266,7 @@ test('user_migrations: every delivery replaces the table, including dropped mapp
   assert.deepStrictEqual(lake['user_migrations'], [{ from_user_id: 1, to_user_id: 5 }]);
 });
 
-test('columns added, dropped and retyped merge the same way whatever the file order', async () => {
+test('P8: columns added, dropped and retyped merge the same way whatever the file order', async () => {
   const base = eventSchema('p');
   const withInt = eventSchema('p', [{ name: 'n', ...nullable('int') }]);
   const withLong = eventSchema('p', [{ name: 'n', ...nullable('long') }]);
@@ -253,7 +333,7 @@ test('odd but legal table names are kept as Heap gives them', async () => {
   assert.deepStrictEqual(readdirSync(lakeDir).filter((n) => n !== '_heaplake').sort(), [...names].sort());
 });
 
-test('bad Avro in a dump: a clear error naming the file, nothing committed', async () => {
+test('P4: bad Avro in a dump: a clear error naming the file, nothing committed', async () => {
   const dir = await makeExport([{ id: '1', tables: [table('pageviews', true, { schema: eventSchema('p'), rows: [ev(1, 'a'), ev(2, 'b')] })] }]);
   const file = join(dir, 'sync_1', 'pageviews', readdirSync(join(dir, 'sync_1', 'pageviews'))[0]!);
   const bytes = readFileSync(file);
@@ -275,7 +355,7 @@ test('a record or array field in a Heap table is a clear error', async () => {
   assert.match(err.message, /tags/);
 });
 
-test('manifest columns that disagree with the Avro fields are reported', async () => {
+test('M9: manifest columns that disagree with the Avro fields are reported', async () => {
   const dir = await makeExport([{ id: '1', tables: [{ ...table('pageviews', true, { schema: eventSchema('p'), rows: [ev(1, 'a')] }), columns: ['event_id', 'user_id', 'time', 'ghost'] }] }]);
   const report = await convert({ source: dir, target: tmp('lake') });
   assert.ok(report.tables[0]!.warnings.some((w) => /only in the file: v; only in the manifest: ghost/.test(w)), report.tables[0]!.warnings.join('\n'));

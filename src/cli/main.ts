@@ -143,6 +143,7 @@ function exportOptions<T>(y: Argv<T>) {
     .option('exclude-tables', { type: 'string', array: true, describe: 'leave out these tables (names or globs)' })
     .option('start-date', { type: 'string', describe: 'YYYY-MM-DD: leave out event rows whose time is earlier' })
     .option('include-event-metadata', { type: 'boolean', default: false, describe: 'pass _event_metadata through (skipped by default)' })
+    .option('skip-late-dumps', { type: 'boolean', default: false, describe: 'leave out dumps that appear after a later dump was applied (by default they stop the run)' })
     .option('region', { type: 'string', describe: 'AWS region of the buckets (s3:// source or target)' })
     .option('endpoint', { type: 'string', describe: 'an S3-compatible endpoint (MinIO, R2, a local server): path-style addressing' })
     .option('profile', { type: 'string', describe: 'the AWS shared-config profile to use' })
@@ -160,6 +161,7 @@ interface ExportArgs {
   'exclude-tables'?: string[] | undefined;
   'start-date'?: string | undefined;
   'include-event-metadata': boolean;
+  'skip-late-dumps': boolean;
   region?: string | undefined;
   endpoint?: string | undefined;
   profile?: string | undefined;
@@ -179,6 +181,7 @@ function exportArgs(args: ExportArgs) {
     source: args.source,
     target: args.target,
     includeEventMetadata: args['include-event-metadata'],
+    skipLateDumps: args['skip-late-dumps'],
     ...(Object.keys(s3).length > 0 ? { s3 } : {}),
     ...(args.tables ? { tables: args.tables.flatMap((t) => t.split(',')) } : {}),
     ...(args['exclude-tables'] ? { excludeTables: args['exclude-tables'].flatMap((t) => t.split(',')) } : {}),

@@ -15,7 +15,14 @@ import type { TaskResult } from '../table-task.js';
 import { STAGING_DIR } from '../manifest/tables.js';
 import { STATE_PATH, encodeState, type LakeState } from './state.js';
 
-export async function commitRun(target: Target, previous: LakeState, version: string | undefined, runId: string, results: readonly TaskResult[]): Promise<LakeState> {
+export async function commitRun(
+  target: Target,
+  previous: LakeState,
+  version: string | undefined,
+  runId: string,
+  results: readonly TaskResult[],
+  seenDumps: readonly string[],
+): Promise<LakeState> {
   // someone committed since this run read the state: give up before touching anything visible
   if ((await target.readVersioned(STATE_PATH))?.version !== version) {
     await target.removeTree(`${STAGING_DIR}/${runId}`).catch(() => undefined);
@@ -32,7 +39,16 @@ export async function commitRun(target: Target, previous: LakeState, version: st
   for (const r of results) tables[r.table] = r.state;
   const sorted = Object.fromEntries(Object.entries(tables).sort(([a], [b]) => (a < b ? -1 : 1)));
   const obsolete = results.flatMap((r) => r.obsolete).sort();
-  const next: LakeState = { format: 'heaplake-lake', version: 1, committedAt: new Date().toISOString(), runId, tables: sorted, ...(obsolete.length > 0 ? { obsolete } : {}) };
+  const dumps = [...new Set([...(previous.dumps ?? []), ...seenDumps])].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0));
+  const next: LakeState = {
+    format: 'heaplake-lake',
+    version: 1,
+    committedAt: new Date().toISOString(),
+    runId,
+    tables: sorted,
+    dumps,
+    ...(obsolete.length > 0 ? { obsolete } : {}),
+  };
   // the commit point: only if nobody committed since this run read the state
   if (!(await target.writeIfUnchanged(STATE_PATH, encodeState(next), version))) {
     for (const path of moved) await target.remove(path).catch(() => undefined);

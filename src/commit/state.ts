@@ -43,6 +43,11 @@ export interface LakeState {
   readonly runId: string | null;
   readonly tables: Readonly<Record<string, TableState>>;
   /**
+   * Every dump id the committed runs have seen, in numeric order: a manifest that turns up
+   * later with a smaller id than the last of these arrived late and is refused (plan.ts).
+   */
+  readonly dumps?: readonly string[];
+  /**
    * Files the last commit made obsolete. It deletes them right after writing the state; should
    * it die first, the next run deletes what is left (they are dead: no state lists them).
    */

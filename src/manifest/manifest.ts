@@ -4,7 +4,9 @@
  *
  * A manifest is refused, naming the manifest and the field, when it is not JSON, lacks
  * `dump_id`/`tables`/`name`/`files`/`incremental` or has them with the wrong type, disagrees
- * with its key's dump id, or lists a file outside the export (another bucket, `..`, not s3://).
+ * with its key's dump id, or lists a file outside the export (another bucket, `..`, not s3://)
+ * or one that is not an `.avro` file. A byte-order mark is refused with its own message: Heap
+ * never writes one, so it means the file was edited or re-encoded on the way.
  * Unknown keys are ignored; `property_definitions` is recorded.
  */
 import { ManifestError } from '../errors.js';
@@ -46,6 +48,8 @@ export function parseManifest(key: string, bytes: Uint8Array, bucket?: string): 
   } catch {
     return fail('', 'not valid UTF-8');
   }
+  // TextDecoder drops a leading byte-order mark by itself: look at the bytes
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) fail('', 'not valid JSON: it starts with a byte-order mark (was the file edited or re-encoded?)');
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -89,6 +93,7 @@ export function parseManifest(key: string, bytes: Uint8Array, bucket?: string): 
       if (seenBucket === undefined) seenBucket = fileBucket;
       else if (fileBucket !== seenBucket) fail(field, `table "${name}": ${f} is in bucket "${fileBucket}", outside the export's bucket "${seenBucket}"`);
       if (!isSafeKey(fileKey)) fail(field, `table "${name}": ${f} has a path that leaves the export root`);
+      if (!fileKey.endsWith('.avro')) fail(field, `table "${name}": ${f} is not an .avro file`);
       return fileKey;
     });
     return { name, columns, files, incremental: incremental as boolean };

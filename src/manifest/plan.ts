@@ -1,8 +1,10 @@
 /**
  * The plan of a run: which dumps exist, and for each table what to apply — a pure function of
  * the manifests, the options and the lake's committed state. Everything that can be checked
- * before output changes is checked here: every manifest parses, dump ids are unique, every
- * listed file exists (all missing files are reported at once).
+ * before output changes is checked here: every manifest parses (a manifest that does not is
+ * read once more, in case it was caught mid-write), dump ids are unique (two manifests with
+ * the same id and the same bytes count as one), no dump arrives after a later one was applied,
+ * every listed file exists and is not empty (all such files are reported at once).
  *
  * Per table: the dumps newer than the table's last applied dump, in numeric order. If one of
  * them is a full resync (`incremental: false`; `user_migrations` always), the table is
@@ -25,6 +27,11 @@ export interface PlanOptions {
   includeEventMetadata?: boolean;
   /** YYYY-MM-DD: rows of event-like tables earlier than this are left out (and counted). */
   startDate?: string;
+  /**
+   * A dump that appears after a later dump was applied stops the run by default (its rows
+   * would otherwise be silently missing); with this option it is left out, with a warning.
+   */
+  skipLateDumps?: boolean;
 }
 
 export interface PlannedFile {
@@ -83,21 +90,37 @@ export async function planRun(source: Source, state: LakeState, options: PlanOpt
   // numeric order: sync_99 before sync_100 (a real bug in other loaders)
   found.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.key < b.key ? -1 : 1));
   const manifests: HeapManifest[] = [];
+  const warnings: string[] = [];
   // every manifest must name one bucket; that it differs from the source's own is only worth a
   // warning (exports get copied between buckets), since keys resolve under the source anyway
   let bucket: string | undefined;
-  for (const { key } of found) {
-    const manifest = parseManifest(key, await source.readAll(key), bucket);
+  const bytesOf = new Map<string, Uint8Array>();
+  const applied = new Set(state.dumps ?? []);
+  const lastApplied = (state.dumps ?? []).reduce<bigint | undefined>((max, d) => (max === undefined || BigInt(d) > max ? BigInt(d) : max), undefined);
+  for (const { key, id } of found) {
+    if (lastApplied !== undefined && id < lastApplied && !applied.has(String(id))) {
+      const message = `dump ${id} (${key}) appeared after dump ${lastApplied} was applied: its rows are not in the lake`;
+      if (!options.skipLateDumps) {
+        throw new ManifestError('MANIFEST', `${message}. Rebuild the lake from a full resync, or run with --skip-late-dumps to leave it out`, { file: key, field: 'dump_id' });
+      }
+      warnings.push(`${message}; left out (--skip-late-dumps)`);
+      continue;
+    }
+    const { manifest, bytes } = await readManifest(source, key, bucket, warnings);
     bucket ??= manifest.bucket;
     const previous = manifests[manifests.length - 1];
     if (previous && previous.dumpId === manifest.dumpId) {
-      throw new ManifestError('MANIFEST', `manifests ${previous.key} and ${key} both have dump_id ${manifest.dumpId}`, { file: key, field: 'dump_id' });
+      if (equalBytes(bytesOf.get(previous.key)!, bytes)) {
+        warnings.push(`manifests ${previous.key} and ${key} are identical: applied once`);
+        continue;
+      }
+      throw new ManifestError('MANIFEST', `manifests ${previous.key} and ${key} both have dump_id ${manifest.dumpId}, with different contents`, { file: key, field: 'dump_id' });
     }
     for (const t of manifest.tables) checkTableName(t.name, key);
     manifests.push(manifest);
+    bytesOf.set(key, bytes);
   }
 
-  const warnings: string[] = [];
   if (source.bucket !== undefined && bucket !== undefined && bucket !== source.bucket) {
     warnings.push(`the manifests name bucket "${bucket}", the source is "${source.bucket}": reading the keys from the source`);
   }
@@ -161,8 +184,17 @@ export async function planRun(source: Source, state: LakeState, options: PlanOpt
     }
   }
   if (missing.length > 0) {
-    const list = missing.slice(0, 20).join(', ') + (missing.length > 20 ? `, and ${missing.length - 20} more` : '');
-    throw new ManifestError('MANIFEST', `${missing.length} file(s) listed in manifests are missing from ${source.description}: ${list}`, { file: missing[0]! });
+    // M11: a manifest can be visible before the producer has written all its files
+    throw new ManifestError(
+      'MANIFEST',
+      `${missing.length} file(s) listed in manifests are missing from ${source.description}: ${listOf(missing)}. Nothing was changed; if Heap is still writing the dump, run again once it is complete`,
+      { file: missing[0]! },
+    );
+  }
+  // an Avro file has at least a header: an empty object is a failed or unfinished upload
+  const empty = [...new Set(chosen.flatMap(({ dumps }) => dumps.flatMap((d) => d.files.map((f) => f.key))))].filter((key) => sizes.get(key) === 0);
+  if (empty.length > 0) {
+    throw new ManifestError('MANIFEST', `${empty.length} file(s) listed in manifests are empty (0 bytes): ${listOf(empty)}. Nothing was changed`, { file: empty[0]! });
   }
 
   const tables: TablePlan[] = chosen.map(({ table, dumps, previous }) => {
@@ -196,6 +228,29 @@ export async function planRun(source: Source, state: LakeState, options: PlanOpt
     startMicros,
     warnings,
   };
+}
+
+/** Reads and parses a manifest, once more if the first read does not parse (caught mid-write, or cut short). */
+async function readManifest(source: Source, key: string, bucket: string | undefined, warnings: string[]): Promise<{ manifest: HeapManifest; bytes: Uint8Array }> {
+  const first = await source.readAll(key);
+  try {
+    return { manifest: parseManifest(key, first, bucket), bytes: first };
+  } catch (err) {
+    if (!(err instanceof ManifestError)) throw err;
+    const second = await source.readAll(key);
+    if (equalBytes(first, second)) throw err;
+    const manifest = parseManifest(key, second, bucket);
+    warnings.push(`${key} did not parse on the first read (${err.message}); the second read did`);
+    return { manifest, bytes: second };
+  }
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0;
+}
+
+function listOf(keys: readonly string[]): string {
+  return keys.slice(0, 20).join(', ') + (keys.length > 20 ? `, and ${keys.length - 20} more` : '');
 }
 
 function parseStartDate(date: string | undefined): number | undefined {
