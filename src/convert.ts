@@ -67,6 +67,8 @@ export interface RunReport {
   readonly skipped: readonly { table: string; reason: string }[];
   readonly ignoredKeys: readonly string[];
   readonly orphansRemoved: readonly string[];
+  /** Unfinished multipart uploads of earlier failed runs that this run aborted (S3 targets). */
+  readonly uploadsAborted: readonly string[];
   readonly warnings: readonly string[];
   /** With `resolveIdentities`, when the identity tables were (re)built. */
   readonly identity?: IdentityReport;
@@ -99,6 +101,7 @@ export async function convert(options: ConvertOptions): Promise<RunReport> {
   const runId = `${startedAt.replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomBytes(4).toString('hex')}`;
   const { state, version } = await readStateVersioned(target);
   let orphansRemoved: string[] = [];
+  let uploadsAborted: string[] = [];
   if (!options.dryRun) {
     // a commit that died while deleting what it superseded: finish the job
     for (const path of state.obsolete ?? []) await target.remove(path);
@@ -135,6 +138,9 @@ export async function convert(options: ConvertOptions): Promise<RunReport> {
       await publish(results);
       orphansRemoved = await removeOrphans(target, finalState, results.map((r) => r.table));
       if (orphansRemoved.length > 0) options.onLog?.(`removed ${orphansRemoved.length} file(s) left by earlier failed runs`);
+      const aborted = (await target.abortStaleUploads?.(new Date(startedAt))) ?? [];
+      if (aborted.length > 0) options.onLog?.(`aborted ${aborted.length} unfinished upload(s) left by earlier failed runs`);
+      uploadsAborted = aborted;
     }
   }
   /** One commit of task results over the state this run last saw (a lock object guards stores without compare-and-swap). */
@@ -194,6 +200,7 @@ export async function convert(options: ConvertOptions): Promise<RunReport> {
     skipped: runPlan.skipped,
     ignoredKeys: runPlan.ignoredKeys,
     orphansRemoved,
+    uploadsAborted,
     warnings: runPlan.warnings,
     ...(identity ? { identity } : {}),
   };

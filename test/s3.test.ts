@@ -69,7 +69,7 @@ test('an export copied to another bucket and prefix: warnings, not errors, and t
   await assertSameAsLocal('lake', 'copied/');
 });
 
-test('listing follows continuation tokens past 2,500 keys', async () => {
+test('S7: listing follows continuation tokens past 2,500 keys', async () => {
   const client = s3.client();
   const keys = Array.from({ length: 2600 }, (_, i) => `sync_1/t/part-${String(i).padStart(5, '0')}.avro`);
   for (let i = 0; i < keys.length; i += 100) {
@@ -112,7 +112,7 @@ test('a Parquet file larger than a part goes up as a multipart upload, byte-exac
   assert.equal(Number(md.num_rows), batch.numRows);
 });
 
-test('a multipart upload that fails midway is aborted: no object, no upload left', async () => {
+test('S6: a multipart upload that fails midway is aborted: no object, no upload left', async () => {
   let parts = 0;
   const requests: string[] = [];
   const proxy = await startFaultProxy(s3.port, (req) => {
@@ -136,24 +136,28 @@ test('a multipart upload that fails midway is aborted: no object, no upload left
   }
 });
 
-test('throttling, broken bodies and short bodies are retried and resumed: same lake', async () => {
+test('S1/S2/S3/S4: throttling, server errors, timeouts, broken and short bodies are retried and resumed: same lake', async () => {
   const seen = new Map<string, number>();
   const proxy = await startFaultProxy(s3.port, (req) => {
     const key = `${req.method} ${req.url?.split('?')[0]}`;
     const n = (seen.get(key) ?? 0) + 1;
     seen.set(key, n);
-    if (req.method !== 'GET' || n > 1) return undefined;
-    if (req.url?.includes('/manifests/')) return { kind: 'status', status: 503 }; // SlowDown, once each
-    if (req.url?.includes('list-type=2')) return { kind: 'status', status: 500 };
+    if (req.method !== 'GET' || n > 2) return undefined;
+    if (req.url?.includes('/manifests/')) return n === 1 ? { kind: 'status', status: 503 } : { kind: 'stall', ms: 1500 }; // SlowDown, then a stalled socket
+    if (req.url?.includes('list-type=2')) return n === 1 ? { kind: 'status', status: 500 } : { kind: 'status', status: 400, code: 'RequestTimeout' };
+    if (n > 1) return undefined;
     if (req.url?.includes('/pageviews/') && !req.headers.range) return { kind: 'reset', afterBytes: 700 };
     if (req.url?.includes('/users/') && !req.headers.range) return { kind: 'short', afterBytes: 300 };
     return undefined;
   });
   try {
     const warnings: string[] = [];
-    const report = await convert({ source: 's3://heap-rs3-acme', target: 's3://lake/faults', s3: { endpoint: proxy.endpoint }, onLog: (l) => warnings.push(l) });
+    const report = await convert({ source: 's3://heap-rs3-acme', target: 's3://lake/faults', s3: { endpoint: proxy.endpoint, requestTimeoutMs: 600 }, onLog: (l) => warnings.push(l) });
     assert.ok(report.committed);
-    assert.ok(proxy.count >= 6, `${proxy.count} faults injected`);
+    // each manifest: refused (503), stalled until the client gave up, then read
+    const manifests = [...seen.entries()].filter(([k]) => k.startsWith('GET') && k.includes('/manifests/sync_'));
+    assert.ok(manifests.length > 0 && manifests.every(([, n]) => n >= 3), JSON.stringify(manifests));
+    assert.ok(proxy.count >= 10, `${proxy.count} faults injected`);
     assert.ok(warnings.some((w) => /broke off|ended after/.test(w)), warnings.join('\n'));
     await assertSameAsLocal('lake', 'faults/');
   } finally {
@@ -184,7 +188,7 @@ test('an upload that keeps failing stops the run cleanly: the previous lake stay
   await assertSameAsLocal('lake', 'intact/');
 });
 
-test('two runs racing to commit: the second gets a precondition failure and publishes nothing', async () => {
+test('S9: two runs racing to commit: the second gets a precondition failure and publishes nothing', async () => {
   // s3rver ignores conditional PUTs; the proxy answers them as S3 does
   const proxy = await startFaultProxy(s3.port, () => undefined, { enforceConditions: true });
   try {
@@ -212,7 +216,7 @@ test('two runs racing to commit: the second gets a precondition failure and publ
   }
 });
 
-test('on a store that ignores conditional writes, a lock object guards the commit', async () => {
+test('S9: on a store that ignores conditional writes, a lock object guards the commit', async () => {
   // s3rver itself (no proxy) accepts conditional PUTs unconditionally: heaplake notices
   const target = s3Target('s3://lake/locked', { endpoint: s3.endpoint });
   assert.equal(await target.hasCompareAndSwap(), false);
@@ -231,7 +235,7 @@ test('on a store that ignores conditional writes, a lock object guards the commi
   assert.equal(await target.readText('_heaplake/lock'), undefined);
 });
 
-test('kill points on S3: a crash at every side-effecting step leaves the old or the new lake; the re-run completes it', async () => {
+test('P1/P3: kill points on S3: a crash at every side-effecting step leaves the old or the new lake; the re-run completes it', async () => {
   const { faultyTarget } = await import('./helpers/faulty-target.js');
   const { readParquetBytes } = await import('../src/sink/parquet.js');
   const { rowsAsJson } = await import('../src/columnar/json-rows.js');
@@ -303,7 +307,7 @@ test('credentials never appear in errors, logs or the run report', async () => {
   assert.ok(!JSON.stringify(report).includes('S3RVER'), 'the access key id is not in the report');
 });
 
-test('an object that changes between planning and reading fails the run (S5), nothing committed', async () => {
+test('S5: an object that changes between planning and reading fails the run, nothing committed', async () => {
   await uploadDir(s3.client(), EXPORT, 'copied-export', 's5/');
   const key = 's5/sync_852/users/part-00000-a1b2c3d4-0000-4000-8000-000000000852-c000.avro';
   // s3rver ignores If-Match: the proxy answers it as S3 does
@@ -327,7 +331,7 @@ test('an object that changes between planning and reading fails the run (S5), no
   assert.equal(await s3Target('s3://lake/s5', { endpoint: s3.endpoint }).readText('_heaplake/state.json'), undefined);
 });
 
-test('the target refusing the commit (403 on the state, S10): the run fails, the old lake stays in force', async () => {
+test('S10: the target refusing the commit (403 on the state): the run fails, the old lake stays in force', async () => {
   await convert({ source: 's3://heap-rs3-acme', target: 's3://lake/s10', tables: ['users'], s3: { endpoint: s3.endpoint } });
   const target = s3Target('s3://lake/s10', { endpoint: s3.endpoint });
   const before = await target.readText('_heaplake/state.json');
@@ -340,4 +344,90 @@ test('the target refusing the commit (403 on the state, S10): the run fails, the
   assert.equal(await target.readText('_heaplake/state.json'), before);
   await convert({ source: 's3://heap-rs3-acme', target: 's3://lake/s10', s3: { endpoint: s3.endpoint } });
   await assertSameAsLocal('lake', 's10/');
+});
+
+test('S6: CompleteMultipartUpload answering 200 with an error body fails the upload; the next run aborts uploads dead runs left', async () => {
+  const requests: string[] = [];
+  const proxy = await startFaultProxy(s3.port, (req) => {
+    requests.push(`${req.method} ${req.url}`);
+    if (req.method === 'POST' && req.url?.includes('uploadId=')) {
+      return { kind: 'respond', status: 200, body: '<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message></Error>' };
+    }
+    return undefined;
+  });
+  try {
+    const target = s3Target('s3://lake/complete200', { endpoint: proxy.endpoint, partSize: 5 * 1024 * 1024, maxAttempts: 2 });
+    const { schema, batch } = bigBatch(12);
+    await assert.rejects(target.writeParquet('big.parquet', schema, once(batch), { compression: 'none' }), (e: unknown) => e instanceof HeaplakeError);
+    await assert.rejects(s3.client().send(new GetObjectCommand({ Bucket: 'lake', Key: 'complete200/big.parquet' })), /does not exist|NoSuchKey/);
+  } finally {
+    await proxy.close();
+  }
+  // s3rver cannot list uploads: the proxy answers ListMultipartUploads with two unfinished
+  // uploads under the lake, one begun long before the run (a dead run's) and one just now
+  const listing = (now: Date) =>
+    '<?xml version="1.0" encoding="UTF-8"?><ListMultipartUploadsResult><Bucket>lake</Bucket><IsTruncated>false</IsTruncated>' +
+    '<Upload><Key>stale/_heaplake/staging/old-run/users/part-1-0.parquet</Key><UploadId>dead-run-upload</UploadId><Initiated>2026-01-01T00:00:00.000Z</Initiated></Upload>' +
+    `<Upload><Key>stale/_heaplake/staging/new-run/users/part-1-0.parquet</Key><UploadId>live-run-upload</UploadId><Initiated>${new Date(now.getTime() + 60_000).toISOString()}</Initiated></Upload>` +
+    '</ListMultipartUploadsResult>';
+  const seen: string[] = [];
+  const lister = await startFaultProxy(s3.port, (req) => {
+    seen.push(`${req.method} ${req.url}`);
+    if (req.method === 'GET' && /[?&]uploads(=|&|$)/.test(req.url ?? '')) return { kind: 'respond', status: 200, body: listing(new Date()) };
+    if (req.method === 'DELETE' && req.url?.includes('uploadId=')) return { kind: 'respond', status: 204, body: '' };
+    return undefined;
+  });
+  try {
+    const report = await convert({ source: 's3://heap-rs3-acme', target: 's3://lake/stale', tables: ['users'], s3: { endpoint: lister.endpoint } });
+    assert.deepStrictEqual(report.uploadsAborted, ['_heaplake/staging/old-run/users/part-1-0.parquet']);
+    assert.ok(seen.some((r) => r.startsWith('DELETE') && r.includes('uploadId=dead-run-upload')), seen.join('\n'));
+    assert.ok(!seen.some((r) => r.includes('uploadId=live-run-upload')), 'an upload begun after the run started is left alone');
+  } finally {
+    await lister.close();
+  }
+});
+
+test('S8: a listing that misses a file (an old-S3-style eventual listing) does not hide it: each listed file is asked for', async () => {
+  const heads: string[] = [];
+  const proxy = await startFaultProxy(s3.port, (req) => {
+    if (req.method === 'HEAD') heads.push(req.url ?? '');
+    // every listing of a dump folder leaves out its users files
+    if (req.method === 'GET' && req.url?.includes('list-type=2') && req.url.includes('prefix=sync_')) {
+      return { kind: 'rewrite', transform: (xml) => xml.replace(/<Contents>(?:(?!<\/Contents>).)*?\/users\/(?:(?!<\/Contents>).)*<\/Contents>/gs, '') };
+    }
+    return undefined;
+  });
+  try {
+    const report = await convert({ source: 's3://heap-rs3-acme', target: 's3://lake/s8', s3: { endpoint: proxy.endpoint } });
+    assert.ok(report.committed);
+    assert.ok(heads.some((h) => h.includes('/users/')), `users files were asked for one by one: ${heads.join(', ')}`);
+    await assertSameAsLocal('lake', 's8/');
+  } finally {
+    await proxy.close();
+  }
+});
+
+test('S11: credentials that expire during a run are refreshed; a store that rejects them mid-run leaves the lake as it was', async () => {
+  let calls = 0;
+  // credentials valid for one more second: the SDK asks for new ones as the run goes on
+  const credentials = async () => {
+    calls++;
+    return { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', expiration: new Date(Date.now() + 1000) };
+  };
+  const report = await convert({ source: 's3://heap-rs3-acme', target: 's3://lake/s11', s3: { endpoint: s3.endpoint, credentials } });
+  assert.ok(report.committed);
+  assert.ok(calls > 1, `the provider was called ${calls} time(s)`);
+  await assertSameAsLocal('lake', 's11/');
+
+  await convert({ source: 's3://heap-rs3-acme', target: 's3://lake/s11b', tables: ['users'], s3: { endpoint: s3.endpoint } });
+  const target = s3Target('s3://lake/s11b', { endpoint: s3.endpoint });
+  const before = await target.readText('_heaplake/state.json');
+  let requests = 0;
+  const proxy = await startFaultProxy(s3.port, () => (++requests > 12 ? { kind: 'status', status: 400, code: 'ExpiredToken' } : undefined));
+  try {
+    await assert.rejects(convert({ source: 's3://heap-rs3-acme', target: 's3://lake/s11b', s3: { endpoint: proxy.endpoint } }), (e: unknown) => e instanceof HeaplakeError && /ExpiredToken|expired|injected/i.test(e.message));
+  } finally {
+    await proxy.close();
+  }
+  assert.equal(await target.readText('_heaplake/state.json'), before);
 });

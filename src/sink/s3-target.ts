@@ -7,13 +7,17 @@
  * is written with a conditional PUT (`If-Match` on the ETag read at the start of the run, or
  * `If-None-Match: *` for a new lake): of two runs racing to commit, the second gets 412 and
  * fails without changing anything. Stores that ignore conditional headers give no such
- * protection (see the README).
+ * protection (see the README). Multipart uploads left by a run that died mid-upload are
+ * aborted by the next run that commits (only those begun before it started: any run that old
+ * can no longer commit, since the state it read has changed).
  */
 import {
+  AbortMultipartUploadCommand,
   CopyObjectCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   type S3Client,
@@ -151,6 +155,31 @@ export function s3Target(uri: string, options: S3TargetOptions = {}, client?: S3
         await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: keyOf(from) }));
       }),
     remove: (path) => io(path, async () => void (await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: keyOf(path) })))),
+    async abortStaleUploads(startedBefore) {
+      const aborted: string[] = [];
+      let keyMarker: string | undefined;
+      let uploadIdMarker: string | undefined;
+      for (;;) {
+        let page;
+        try {
+          page = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix, ...(keyMarker ? { KeyMarker: keyMarker } : {}), ...(uploadIdMarker ? { UploadIdMarker: uploadIdMarker } : {}) }));
+        } catch (err) {
+          // some S3-compatible servers do not list uploads: nothing to do there
+          if ([400, 404, 405, 501].includes(status(err) ?? 0)) return aborted;
+          throw new SinkError('IO', `listing the unfinished uploads of s3://${bucket}/${prefix}: ${(err as Error).message}`, { file: `s3://${bucket}/${prefix}` }, { cause: err });
+        }
+        for (const u of page.Uploads ?? []) {
+          if (!u.Key || !u.UploadId || !u.Initiated || u.Initiated >= startedBefore) continue;
+          await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key, UploadId: u.UploadId })).catch((err: unknown) => {
+            if (status(err) !== 404) throw new SinkError('IO', `aborting the upload of ${u.Key}: ${(err as Error).message}`, { file: u.Key! }, { cause: err });
+          });
+          aborted.push(u.Key.slice(prefix.length));
+        }
+        if (!page.IsTruncated) return aborted;
+        keyMarker = page.NextKeyMarker;
+        uploadIdMarker = page.NextUploadIdMarker;
+      }
+    },
     async removeTree(path) {
       const keys = await list(path);
       for (let i = 0; i < keys.length; i += 1000) {

@@ -34,4 +34,10 @@ export interface Target {
   remove(path: string): Promise<void>;
   /** Removes a folder and everything below it. */
   removeTree(prefix: string): Promise<void>;
+  /**
+   * Stores with multipart uploads: aborts the unfinished uploads under the lake that began
+   * before `startedBefore` (left by runs that died mid-upload; they are invisible but billed).
+   * Returns the keys whose uploads were aborted.
+   */
+  abortStaleUploads?(startedBefore: Date): Promise<string[]>;
 }

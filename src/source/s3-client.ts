@@ -13,7 +13,7 @@
  *   (503 SlowDown), 5xx, timeouts and connection resets, bounded by `maxAttempts`, with
  *   connection and request timeouts so a stalled socket cannot hang a run.
  */
-import { S3Client } from '@aws-sdk/client-s3';
+import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { fromNodeProviderChain, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { UsageError } from '../errors.js';
 
@@ -21,6 +21,11 @@ export interface S3Options {
   region?: string;
   /** An S3-compatible endpoint, e.g. http://127.0.0.1:9000 (path-style addressing then). */
   endpoint?: string;
+  /**
+   * Credentials, or a provider the SDK calls again before they expire (library use: a
+   * provider of your own). Default: the SDK's chain.
+   */
+  credentials?: S3ClientConfig['credentials'];
   /** A shared-config profile for the default credential chain. */
   profile?: string;
   /** A role to assume for reading (Heap's bucket) — or give accountId + roleName. */
@@ -53,7 +58,7 @@ export function roleArnOf(options: S3Options): string | undefined {
 }
 
 export function createS3Client(options: S3Options, assumeRole: boolean): S3Client {
-  const base = fromNodeProviderChain(options.profile ? { profile: options.profile } : {});
+  const base = options.credentials ?? fromNodeProviderChain(options.profile ? { profile: options.profile } : {});
   const roleArn = assumeRole ? roleArnOf(options) : undefined;
   const credentials = roleArn
     ? fromTemporaryCredentials({
@@ -68,7 +73,14 @@ export function createS3Client(options: S3Options, assumeRole: boolean): S3Clien
     maxAttempts: options.maxAttempts ?? 6,
     retryMode: 'standard',
     // the SDK builds its Node HTTP handler from these options
-    requestHandler: { connectionTimeout: 10_000, requestTimeout: options.requestTimeoutMs ?? 60_000 },
+    // requestTimeout bounds the wait for a response (throwOnRequestTimeout: without it this SDK
+    // only logs a warning and keeps waiting); socketTimeout bounds a body that stops flowing
+    requestHandler: {
+      connectionTimeout: 10_000,
+      requestTimeout: options.requestTimeoutMs ?? 60_000,
+      throwOnRequestTimeout: true,
+      socketTimeout: options.requestTimeoutMs ?? 60_000,
+    },
     ...(options.endpoint
       ? { endpoint: options.endpoint, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }
       : {}),

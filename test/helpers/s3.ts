@@ -87,7 +87,14 @@ export async function downloadPrefix(client: S3Client, bucket: string, prefix: s
 }
 
 export type Fault =
-  | { kind: 'status'; status: number }
+  /** Answer with this status and an S3 error body (code: SlowDown for 503, else InternalError). */
+  | { kind: 'status'; status: number; code?: string }
+  /** Answer with this status and body, without asking the server. */
+  | { kind: 'respond'; status: number; body: string }
+  /** Hold the request this long before passing it on (a stalled connection). */
+  | { kind: 'stall'; ms: number }
+  /** Pass the request on and rewrite the response body (Content-Length adjusted). */
+  | { kind: 'rewrite'; transform: (body: string) => string }
   /** Pass the response on, but cut the connection after this many body bytes. */
   | { kind: 'reset'; afterBytes: number }
   /** Pass the response on, but end the body early (Content-Length kept). */
@@ -138,12 +145,32 @@ export async function startFaultProxy(
     if (fault?.kind === 'status') {
       req.resume();
       res.writeHead(fault.status, { 'content-type': 'application/xml' });
-      res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${fault.status === 503 ? 'SlowDown' : 'InternalError'}</Code><Message>injected</Message></Error>`);
+      res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${fault.code ?? (fault.status === 503 ? 'SlowDown' : 'InternalError')}</Code><Message>injected</Message></Error>`);
       return;
     }
+    if (fault?.kind === 'respond') {
+      req.resume();
+      res.writeHead(fault.status, { 'content-type': 'application/xml' });
+      res.end(fault.body);
+      return;
+    }
+    if (fault?.kind === 'stall') await new Promise((r) => setTimeout(r, fault.ms));
+    if (res.destroyed || req.socket.destroyed) return;
     const upstream = http.request({ host: '127.0.0.1', port, method: req.method, path: req.url, headers: req.headers }, (up) => {
+      if (fault?.kind === 'rewrite') {
+        const chunks: Buffer[] = [];
+        up.on('data', (c: Buffer) => chunks.push(c));
+        up.on('end', () => {
+          const body = Buffer.from(fault.transform(Buffer.concat(chunks).toString('utf8')));
+          const headers = { ...up.headers, 'content-length': String(body.length) };
+          delete headers['transfer-encoding'];
+          res.writeHead(up.statusCode ?? 500, headers);
+          res.end(body);
+        });
+        return;
+      }
       res.writeHead(up.statusCode ?? 500, up.headers);
-      if (!fault) {
+      if (!fault || fault.kind === 'stall') {
         up.pipe(res);
         return;
       }
