@@ -53,10 +53,12 @@ export async function main(argv: string[]): Promise<number> {
           .option('dry-run', { type: 'boolean', default: false, describe: 'plan and check, write nothing' })
           .option('strict', { type: 'boolean', default: false, describe: 'an unparseable "time" value is an error instead of a null' })
           .option('resolve-identities', { type: 'boolean', default: false, describe: 'also write user_identity and users_resolved (from user_migrations)' })
+          .option('break-lock', { type: 'boolean', default: false, describe: 'take the commit lock even if a run killed while committing left it (stores without conditional writes)' })
           .option('quiet', { type: 'boolean', default: false, describe: 'no progress and no summary' }),
       async (args) =>
         run(() =>
           convertCommand({
+            ...(args['break-lock'] ? { lock: { breakLock: true } } : {}),
             ...exportArgs(args),
             compression: args.compression as ParquetCompression,
             dryRun: args['dry-run'],

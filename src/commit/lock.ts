@@ -22,6 +22,11 @@ export interface LockOptions {
   ttlMs?: number;
   /** How long to wait before reading the claim back. Default 300 ms. */
   settleMs?: number;
+  /**
+   * Take the lock even if another run's claim is live: for a lock left by a run that was
+   * killed while committing, when you know no other run is going (`--break-lock`).
+   */
+  breakLock?: boolean;
 }
 
 async function readLock(target: Target): Promise<LockBody | undefined> {
@@ -35,14 +40,19 @@ async function readLock(target: Target): Promise<LockBody | undefined> {
 }
 
 function held(target: Target, other: LockBody): HeaplakeError {
-  return new HeaplakeError('CONCURRENT_COMMIT', `run ${other.runId} holds the commit lock of ${target.description} until ${other.expiresAt}; nothing of this run was published: run it again later`, { file: LOCK_PATH });
+  return new HeaplakeError(
+    'CONCURRENT_COMMIT',
+    `run ${other.runId} holds the commit lock of ${target.description} until ${other.expiresAt}; nothing of this run was published: run it again later ` +
+      `(or, if that run was killed while committing and no other run is going, with --break-lock)`,
+    { file: LOCK_PATH },
+  );
 }
 
 /** Takes the lock for `runId`, runs `fn`, releases the lock. */
 export async function withLock<T>(target: Target, runId: string, fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
   const now = Date.now();
   const current = await readLock(target);
-  if (current && current.runId !== runId && Date.parse(current.expiresAt) > now) throw held(target, current);
+  if (current && current.runId !== runId && Date.parse(current.expiresAt) > now && !options.breakLock) throw held(target, current);
   const mine: LockBody = { runId, expiresAt: new Date(now + (options.ttlMs ?? 15 * 60_000)).toISOString() };
   await target.writeAtomic(LOCK_PATH, new TextEncoder().encode(JSON.stringify(mine) + '\n'));
   await new Promise((resolve) => setTimeout(resolve, options.settleMs ?? 300));
