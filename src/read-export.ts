@@ -63,6 +63,7 @@ function captureTarget(into: { schema?: Schema; batches: RecordBatch[] }): Targe
     readText: () => Promise.resolve(undefined),
     readVersioned: () => Promise.resolve(undefined),
     readBytes: unsupported,
+    size: () => Promise.resolve(undefined),
     writeAtomic: unsupported,
     writeIfUnchanged: unsupported,
     hasCompareAndSwap: () => Promise.resolve(false),

@@ -86,7 +86,7 @@ async function roundTrip(input: string): Promise<void> {
   assert.deepStrictEqual([...codecs], ['ZSTD'], 'zstd by default');
 }
 
-test('convert-file round trip: hyparquet reads back exactly the rows we decoded', async () => {
+test('P7: convert-file round trip: hyparquet reads back exactly the rows we decoded', async () => {
   for (const input of [
     join(FIXTURES, 'avro/pageviews.snappy.avro'),
     join(FIXTURES, 'avro/users.deflate.avro'),

@@ -44,7 +44,7 @@ for (const file of files) {
   const path = join(CONFORMANCE, file);
   const expectedError = ERRORS[file];
   if (expectedError) {
-    test(`${file} fails with ${expectedError.code}`, async () => {
+    test(`P4: ${file} fails with ${expectedError.code}`, async () => {
       await assert.rejects(
         async () => {
           const reader = await openAvroFile(path);
@@ -66,7 +66,7 @@ for (const file of files) {
   }
   const expectedPath = path.replace(/\.avro$/, '.expected.jsonl');
   if (!existsSync(expectedPath)) continue;
-  test(`${file} decodes to its expected rows`, async () => {
+  test(`P7: ${file} decodes to its expected rows`, async () => {
     const expected = readFileSync(expectedPath, 'utf8')
       .split('\n')
       .filter((l) => l.trim() !== '')

@@ -25,7 +25,7 @@ async function assertLakeMatchesReference(lakeDir: string, exportDir: string, op
   }
 }
 
-test('the fixture export converts to exactly what the reference model says, read back with hyparquet', async () => {
+test('P12: the fixture export converts to exactly what the reference model says, read back with hyparquet', async () => {
   const lakeDir = tmp();
   const report = await convert({ source: EXPORT, target: lakeDir });
   assert.ok(report.committed);
@@ -59,7 +59,7 @@ test('the fixture export converts to exactly what the reference model says, read
   assert.ok(lake['pageviews']!.rows.some((r) => typeof r['event_id'] === 'string' && BigInt(r['event_id'] as string) > 2n ** 53n));
 });
 
-test('re-running with nothing new changes nothing, byte for byte', async () => {
+test('P3: re-running with nothing new changes nothing, byte for byte', async () => {
   const lakeDir = tmp();
   await convert({ source: EXPORT, target: lakeDir });
   const before = fileHashes(lakeDir);
@@ -69,7 +69,7 @@ test('re-running with nothing new changes nothing, byte for byte', async () => {
   assert.deepStrictEqual(fileHashes(lakeDir), before);
 });
 
-test('converting dump by dump gives the same lake as one run', async () => {
+test('P3: converting dump by dump gives the same lake as one run', async () => {
   const oneShot = tmp();
   await convert({ source: EXPORT, target: oneShot });
   const partial = tmp();
@@ -162,7 +162,7 @@ test('readExport yields, per table, the same rows convert writes', async () => {
   assert.deepStrictEqual(seen.sort(), Object.keys(lake).sort());
 });
 
-test('two runs racing on one lake folder: exactly one commits, the other publishes nothing', async () => {
+test('S9 (local folder): two runs racing on one lake folder: exactly one commits, the other publishes nothing', async () => {
   const lakeDir = tmp();
   await convert({ source: EXPORT, target: lakeDir, tables: ['users'] });
   let winner: Awaited<ReturnType<typeof convert>> | undefined;
@@ -176,7 +176,7 @@ test('two runs racing on one lake folder: exactly one commits, the other publish
   await assertLakeMatchesReference(lakeDir, EXPORT);
 });
 
-test('a crash at the commit point (files moved, state not written): readers of the state see the old lake; the next run cleans up', async () => {
+test('P1/P2: a crash at the commit point (files moved, state not written): readers of the state see the old lake; the next run cleans up', async () => {
   const { localTarget } = await import('../src/sink/local-target.js');
   const lakeDir = tmp();
   await convert({ source: EXPORT, target: lakeDir, tables: ['users'] });

@@ -77,7 +77,7 @@ test('a sync folder without a manifest, and keys under manifests/ that are not m
   assert.deepStrictEqual([...report.ignoredKeys].sort(), ['manifests/readme.txt', 'manifests/sync_12.json.tmp']);
 });
 
-test('M1/M2/M3/M4/M10: manifest errors stop the run before any output, naming the manifest and field', async () => {
+test('P10/M1/M2/M3/M4/M10: manifest errors stop the run before any output, naming the manifest and field', async () => {
   const good = { id: '5', tables: [table('pageviews', true, { schema: eventSchema('p'), rows: [ev(1, 'a')] })] };
   const cases: [string, (dir: string) => void, RegExp][] = [
     ['not JSON', (d) => writeFileSync(join(d, 'manifests', 'sync_5.json'), '{"dump_id": 5, "tables": ['), /not valid JSON/],

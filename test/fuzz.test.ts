@@ -10,7 +10,7 @@ import { corpusFiles, fuzz, fuzzOne } from '../scripts/fuzz-harness.js';
 import { prng } from '../scripts/heap-like.js';
 import { CONFORMANCE, FIXTURES } from './helpers/paths.js';
 
-test('mutated corpus files give only typed errors, quickly (fixed seed, ~15 s budget)', async () => {
+test('P5: mutated corpus files give only typed errors, quickly (fixed seed, ~15 s budget)', async () => {
   const files = corpusFiles([CONFORMANCE, join(FIXTURES, 'avro')]);
   assert.ok(files.length > 40, `${files.length} seed files`);
   const { cases, failures } = await fuzz(files, 1127, { deadline: performance.now() + 15_000, maxCases: 3000, maxSeconds: 2 });
@@ -30,7 +30,7 @@ test('fuzz regressions replay without a crash', async () => {
   }
 });
 
-test('hostile inputs under a 64 MiB heap: typed errors, each within two seconds', async () => {
+test('P5: hostile inputs under a 64 MiB heap: typed errors, each within two seconds', async () => {
   const { spawnSync } = await import('node:child_process');
   const { ROOT } = await import('./helpers/paths.js');
   const r = spawnSync(process.execPath, ['--max-old-space-size=64', '--import', 'tsx', join(ROOT, 'test/helpers/hostile-run.ts')], { encoding: 'utf8', cwd: ROOT, timeout: 60_000 });

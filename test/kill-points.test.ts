@@ -55,7 +55,7 @@ async function setup() {
   return { before, after, points, beforeView: readerView(before), afterView: readerView(after), afterFiles: lakeFiles(after) };
 }
 
-test('a crash (exception) at every side-effecting step: old or new lake, never a mix; the re-run equals a clean run', async () => {
+test('P1/P3: a crash (exception) at every side-effecting step: old or new lake, never a mix; the re-run equals a clean run', async () => {
   const s = await setup();
   assert.ok(s.points.length >= 15, `${s.points.length} kill points`);
   assert.notEqual(s.beforeView, s.afterView);
@@ -79,7 +79,7 @@ test('a crash (exception) at every side-effecting step: old or new lake, never a
   }
 });
 
-test('SIGKILL of the converting process at several steps: the same guarantees', async () => {
+test('P1/P3: SIGKILL of the converting process at several steps: the same guarantees', async () => {
   const s = await setup();
   const picks = [0, Math.floor(s.points.length / 3), Math.floor(s.points.length / 2), s.points.findIndex((p) => p.op === 'writeIfUnchanged'), s.points.length - 1];
   for (const k of new Set(picks)) {
@@ -94,7 +94,7 @@ test('SIGKILL of the converting process at several steps: the same guarantees', 
   }
 });
 
-test('the lake does not depend on processing order, batch sizes or the decompression thread', async () => {
+test('P9: the lake does not depend on processing order, batch sizes or the decompression thread', async () => {
   const reference = tmp('reference');
   await convert({ source: EXPORT, target: reference });
   const expected = lakeFiles(reference);

@@ -56,3 +56,31 @@ test('the README lists every error code with the exit code the CLI gives it', as
     assert.equal(exitCodeFor(new HeaplakeError(code as never, 'x')), exit, `${code}: README says exit ${exit}`);
   }
 });
+
+/** Ids such as A7, M1, S11, P4 named at the start of test titles ("A2/A13: …", "P11/S1/S2: …"). */
+function catalogueIds(): Map<string, string[]> {
+  const ids = new Map<string, string[]>();
+  for (const name of readdirSync(join(ROOT, 'test')).filter((n) => n.endsWith('.test.ts'))) {
+    const text = readFileSync(join(ROOT, 'test', name), 'utf8');
+    for (const m of text.matchAll(/\btest\(\s*['`]((?:[AMSP]\d+[/ ]?)+)[^'`]*['`]/g)) {
+      for (const id of m[1]!.match(/[AMSP]\d+/g) ?? []) ids.set(id, [...(ids.get(id) ?? []), name]);
+    }
+  }
+  return ids;
+}
+
+test('every case of the bad-input catalogue and every promise of ../shared/docs/reliability.md names a test', () => {
+  const ids = catalogueIds();
+  const expected = [
+    ...Array.from({ length: 28 }, (_, i) => `A${i + 1}`),
+    ...Array.from({ length: 11 }, (_, i) => `M${i + 1}`),
+    ...Array.from({ length: 11 }, (_, i) => `S${i + 1}`),
+    ...Array.from({ length: 12 }, (_, i) => `P${i + 1}`),
+  ];
+  assert.deepStrictEqual(expected.filter((id) => !ids.has(id)), [], 'ids without a test');
+  // the README's promises point at the same ids, and each one exists
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## What heaplake promises'), readme.indexOf('\n## ', readme.indexOf('## What heaplake promises') + 5));
+  for (let p = 1; p <= 12; p++) assert.match(section, new RegExp(`\\| P${p} \\|`), `README promise P${p}`);
+  for (const id of section.match(/\b[AMSP]\d+\b/g) ?? []) assert.ok(ids.has(id), `the README names ${id}, which no test carries`);
+});

@@ -137,7 +137,7 @@ test('S6: a multipart upload that fails midway is aborted: no object, no upload 
   }
 });
 
-test('S1/S2/S3/S4: throttling, server errors, timeouts, broken and short bodies are retried and resumed: same lake', async () => {
+test('P11/S1/S2/S3/S4: throttling, server errors, timeouts, broken and short bodies are retried and resumed: same lake', async () => {
   const seen = new Map<string, number>();
   const proxy = await startFaultProxy(s3.port, (req) => {
     const key = `${req.method} ${req.url?.split('?')[0]}`;

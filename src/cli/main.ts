@@ -13,6 +13,7 @@ import { convertFileCommand } from './commands/convert-file.js';
 import { convertCommand, planCommand } from './commands/convert.js';
 import { ENGINES, identityViews, type Engine } from '../identity/views.js';
 import { readState } from '../commit/state.js';
+import { verifyError, verifyLake } from '../commit/verify.js';
 import { resolveTarget } from '../convert.js';
 
 export const EXIT = { ok: 0, internal: 1, usage: 2, badInput: 3, output: 4 } as const;
@@ -74,6 +75,29 @@ export async function main(argv: string[]): Promise<number> {
       'Show what "convert" would do: dumps, tables, files and sizes',
       (y) => exportOptions(y).option('json', { type: 'boolean', default: false, describe: 'print JSON' }),
       async (args) => run(() => planCommand({ ...exportArgs(args), json: args.json }))(),
+    )
+    .command(
+      'verify',
+      'Check that every file the lake state lists is there, with its recorded size (--deep: and its rows)',
+      (y) =>
+        y
+          .option('target', { type: 'string', demandOption: true, describe: 'the lake (folder or s3:// URI)' })
+          .option('deep', { type: 'boolean', default: false, describe: 'also read every file and count its rows' })
+          .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON' })
+          .option('endpoint', { type: 'string', describe: 'an S3-compatible endpoint, for an s3:// target' }),
+      async (args) =>
+        run(async () => {
+          const report = await verifyLake(resolveTarget(args.target, args.endpoint ? { endpoint: args.endpoint } : undefined), { deep: args.deep });
+          if (args.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+          else {
+            process.stdout.write(`${report.target}: ${report.tables} table(s), ${report.files} file(s), ${report.rows.toLocaleString('en-US')} rows, committed ${report.committedAt ?? 'never'}\n`);
+            for (const p of report.problems) process.stdout.write(`  problem: ${p.path}: ${p.problem}\n`);
+            if (report.unlisted.length > 0) process.stdout.write(`  ${report.unlisted.length} unlisted file(s), invisible to readers; the next commit removes them\n`);
+            if (report.problems.length === 0) process.stdout.write(`ok${args.deep ? ' (every file read)' : ''}\n`);
+          }
+          const err = verifyError(report);
+          if (err) throw err;
+        })(),
     )
     .command(
       'sql',

@@ -41,6 +41,15 @@ export function localTarget(root: string): Target {
       }
     },
     readBytes: (path) => io(path, () => readFile(pathOf(path))),
+    size: (path) =>
+      io(path, async () => {
+        try {
+          return (await stat(pathOf(path))).size;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+          throw err;
+        }
+      }),
     hasCompareAndSwap: () => Promise.resolve(true),
     writeAtomic: (path, bytes) => io(path, () => writeReplacing(pathOf(path), bytes)),
     writeIfUnchanged: (path, bytes, version) =>

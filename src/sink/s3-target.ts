@@ -17,6 +17,7 @@ import {
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
+  HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
@@ -108,6 +109,14 @@ export function s3Target(uri: string, options: S3TargetOptions = {}, client?: S3
         const r = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: keyOf(path) }));
         return r.Body!.transformToByteArray();
       }),
+    async size(path) {
+      try {
+        return (await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: keyOf(path) }))).ContentLength ?? 0;
+      } catch (err) {
+        if (missing(err)) return undefined;
+        throw new SinkError('IO', `${where(path)}: ${(err as Error).message}`, { file: where(path) }, { cause: err });
+      }
+    },
     writeAtomic: (path, bytes) => io(path, async () => void (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: keyOf(path), Body: bytes })))),
     async writeIfUnchanged(path, bytes, version) {
       try {

@@ -13,6 +13,8 @@ export interface Target {
   /** A small file's text with a version token (for `writeIfUnchanged`), or undefined when absent. */
   readVersioned(path: string): Promise<{ text: string; version: string } | undefined>;
   readBytes(path: string): Promise<Uint8Array>;
+  /** A file's size in bytes, or undefined when it does not exist. */
+  size(path: string): Promise<number | undefined>;
   /** Writes a small file so that readers see the old or the new content, never a mix. */
   writeAtomic(path: string, bytes: Uint8Array): Promise<void>;
   /**

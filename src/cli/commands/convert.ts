@@ -2,6 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import { convert, plan, type ConvertOptions, type RunReport } from '../../convert.js';
 import { formatBytes, progress } from '../progress.js';
+import { HeaplakeError } from '../../errors.js';
 
 export interface ConvertCommandOptions extends Omit<ConvertOptions, 'onProgress' | 'onLog'> {
   report?: string;
@@ -11,6 +12,7 @@ export interface ConvertCommandOptions extends Omit<ConvertOptions, 'onProgress'
 export async function convertCommand(options: ConvertCommandOptions): Promise<void> {
   const p = progress(options.quiet);
   let rows = 0;
+  const startedAt = new Date().toISOString();
   const report = await convert({
     ...options,
     onLog: (line) => p.log(line),
@@ -19,6 +21,11 @@ export async function convertCommand(options: ConvertCommandOptions): Promise<vo
       const pct = e.bytesTotal > 0 ? Math.floor((100 * e.bytesDone) / e.bytesTotal) : 100;
       p.update(`${pct}% [${e.filesDone}/${e.filesTotal} files, ${rows.toLocaleString('en-US')} rows, ${formatBytes(e.bytesDone)}/${formatBytes(e.bytesTotal)}] ${e.table}: ${e.file}`);
     },
+  }).catch(async (err: unknown) => {
+    p.done();
+    // a failed run leaves a record too: what failed, where, and that nothing was committed
+    if (options.report) await writeFile(options.report, JSON.stringify(failureRecord(options, startedAt, err), null, 2) + '\n');
+    throw err;
   });
   p.done();
   if (options.report) await writeFile(options.report, JSON.stringify(report, null, 2) + '\n');
@@ -43,6 +50,20 @@ export async function planCommand(options: Omit<ConvertOptions, 'dryRun'> & { js
   if (runPlan.ignoredKeys.length > 0) lines.push(`ignored under manifests/: ${runPlan.ignoredKeys.join(', ')}`);
   lines.push(`lake: ${Object.keys(state.tables).length} table(s) committed`);
   process.stdout.write(lines.join('\n') + '\n');
+}
+
+function failureRecord(options: ConvertCommandOptions, startedAt: string, err: unknown) {
+  const where = (x: unknown) => (typeof x === 'string' ? x : (x as { description?: string }).description);
+  return {
+    source: where(options.source),
+    target: where(options.target),
+    startedAt,
+    committed: false,
+    error:
+      err instanceof HeaplakeError
+        ? { code: err.code, message: err.message, context: err.context }
+        : { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) },
+  };
 }
 
 function summary(r: RunReport): string {
