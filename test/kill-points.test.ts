@@ -60,7 +60,7 @@ test('P1/P3: a crash (exception) at every side-effecting step: old or new lake, 
   assert.ok(s.points.length >= 15, `${s.points.length} kill points`);
   assert.notEqual(s.beforeView, s.afterView);
   const kinds = new Set(s.points.map((p) => p.op));
-  for (const op of ['writeParquet', 'move', 'writeIfUnchanged', 'remove', 'removeTree']) assert.ok(kinds.has(op), `a ${op} point`);
+  for (const op of ['writeParquet', 'writeParquet:end', 'move', 'writeIfUnchanged', 'remove', 'removeTree']) assert.ok(kinds.has(op), `a ${op} point`);
   for (let k = 0; k < s.points.length; k++) {
     const lake = tmp(`k${k}`);
     cpSync(s.before, lake, { recursive: true });
@@ -81,7 +81,7 @@ test('P1/P3: a crash (exception) at every side-effecting step: old or new lake, 
 
 test('P1/P3: SIGKILL of the converting process at several steps: the same guarantees', async () => {
   const s = await setup();
-  const picks = [0, Math.floor(s.points.length / 3), Math.floor(s.points.length / 2), s.points.findIndex((p) => p.op === 'writeIfUnchanged'), s.points.length - 1];
+  const picks = [0, s.points.findIndex((p) => p.op === 'writeParquet:end'), Math.floor(s.points.length / 3), Math.floor(s.points.length / 2), s.points.findIndex((p) => p.op === 'writeIfUnchanged'), s.points.length - 1];
   for (const k of new Set(picks)) {
     const lake = tmp(`sigkill${k}`);
     cpSync(s.before, lake, { recursive: true });

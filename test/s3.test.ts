@@ -283,7 +283,7 @@ test('P1/P3: kill points on S3: a crash (exception, and SIGKILL at some) at ever
     assert.equal(await view(prefix), after, `point ${k} (${second[k]}): the re-run differs`);
   }
   // and a real SIGKILL of a converting process at a few of them: first upload, a move, the commit point
-  const picks = [0, second.findIndex((p) => p.startsWith('move')), second.findIndex((p) => p.startsWith('writeIfUnchanged'))];
+  const picks = [0, second.findIndex((p) => p.startsWith('writeParquet:end')), second.findIndex((p) => p.startsWith('move')), second.findIndex((p) => p.startsWith('writeIfUnchanged'))];
   for (const k of new Set(picks)) {
     const prefix = `kp-kill-${k}`;
     await convert({ ...base, target: `s3://lake/${prefix}`, tables: ['users', 'sessions'] });

@@ -1,6 +1,7 @@
 /**
- * A Target that calls `hook(op, path)` before every side-effecting operation, to crash a run
- * at each of them (kill-point tests).
+ * A Target that calls `hook(op, path)` before every side-effecting operation (and once more at
+ * the end of each Parquet write, before the file is complete), to crash a run at each of them
+ * (kill-point tests).
  */
 import type { Target } from '../../src/sink/target.js';
 
@@ -11,7 +12,13 @@ export function faultyTarget(inner: Target, hook: (point: KillPoint) => void | P
     ...inner,
     async writeParquet(path, schema, batches, options) {
       await hook({ op: 'writeParquet', path });
-      return inner.writeParquet(path, schema, batches, options);
+      // a second point once every batch has gone to the writer, before the file is complete
+      // (on S3: the parts are uploaded, the multipart upload not yet completed)
+      async function* thenHook() {
+        yield* batches;
+        await hook({ op: 'writeParquet:end', path });
+      }
+      return inner.writeParquet(path, schema, thenHook(), options);
     },
     async writeAtomic(path, bytes) {
       await hook({ op: 'writeAtomic', path });
