@@ -70,7 +70,7 @@ function captureTarget(into: { schema?: Schema; batches: RecordBatch[] }): Targe
     async writeParquet(_path, schema, batches) {
       into.schema = schema;
       for await (const b of batches) into.batches.push(b);
-      return 0;
+      return { bytes: 0, sha256: '' };
     },
     list: () => Promise.resolve([]),
     move: unsupported,

@@ -350,7 +350,7 @@ export async function runTableTask(plan: TablePlan, ctx: TaskContext): Promise<T
       const name = `part-${plan.lastDumpId}-${seq}.parquet`;
       const to = `${dir}/${name}`;
       const from = `${STAGING_DIR}/${ctx.runId}/${to}`;
-      const bytes = await ctx.target.writeParquet(from, schema, outputBatches(columns, schema, fileRefs, batches, gather), {
+      const { bytes, sha256 } = await ctx.target.writeParquet(from, schema, outputBatches(columns, schema, fileRefs, batches, gather), {
         compression: ctx.compression,
         rowGroupRows,
         metadata: new Map([
@@ -359,7 +359,7 @@ export async function runTableTask(plan: TablePlan, ctx: TaskContext): Promise<T
         ]),
       });
       staged.push({ from, to });
-      newFiles.push({ path: to, partition, rows: count, bytes });
+      newFiles.push({ path: to, partition, rows: count, bytes, sha256 });
       stats.rowsOut += count;
       stats.bytesOut += bytes;
     }

@@ -71,6 +71,13 @@ test('P2: verify finds every listed file with its recorded size and rows; a trun
   assert.match(bad.stderr, /error \[STATE\]: 2 file\(s\) .* differ from the committed state/);
   assert.ok(bad.stderr.includes(`${first}: ${bytes.length - 10} bytes, the state records ${bytes.length}`), bad.stderr);
   assert.ok(bad.stderr.includes(`${listed[1]!.path}: missing`), bad.stderr);
+  // same size, other bytes: only a deep verification can tell
+  const third = join(lake, listed[2]!.path);
+  const changed = readFileSync(third);
+  changed[changed.length >> 1]! ^= 0x55;
+  writeFileSync(third, changed);
+  assert.doesNotMatch(run('verify', '--target', lake).stderr, new RegExp(listed[2]!.path));
+  assert.match(run('verify', '--target', lake, '--deep').stderr, new RegExp(`${listed[2]!.path}: its SHA-256 differs`));
 });
 
 test('P12: a failed run leaves a report saying what failed and where, and that nothing was committed', () => {

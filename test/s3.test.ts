@@ -16,6 +16,7 @@ import { s3Source } from '../src/source/s3-source.js';
 import { s3Target } from '../src/sink/s3-target.js';
 import { HeaplakeError } from '../src/errors.js';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { FIXTURES, ROOT } from './helpers/paths.js';
 import { canonicalRows, readLake } from './helpers/lake.js';
 import { downloadPrefix, startFaultProxy, startS3, uploadDir, type S3Server } from './helpers/s3.js';
@@ -105,10 +106,11 @@ async function* once(batch: RecordBatch) {
 test('a Parquet file larger than a part goes up as a multipart upload, byte-exact', async () => {
   const target = s3Target('s3://lake/multipart', { endpoint: s3.endpoint, partSize: 5 * 1024 * 1024 });
   const { schema, batch } = bigBatch(12);
-  const size = await target.writeParquet('big.parquet', schema, once(batch), { compression: 'none' });
+  const { bytes: size, sha256 } = await target.writeParquet('big.parquet', schema, once(batch), { compression: 'none' });
   assert.ok(size > 10 * 1024 * 1024, `${size} bytes`);
   const bytes = await target.readBytes('big.parquet');
   assert.equal(bytes.length, size);
+  assert.equal(createHash('sha256').update(bytes).digest('hex'), sha256);
   const md = parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) as ArrayBuffer);
   assert.equal(Number(md.num_rows), batch.numRows);
 });

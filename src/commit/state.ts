@@ -24,6 +24,8 @@ export interface LakeFile {
   readonly partition: string | null;
   readonly rows: number;
   readonly bytes: number;
+  /** SHA-256 of the file's bytes (hex), for `heaplake verify --deep` and task receipts. */
+  readonly sha256?: string;
 }
 
 export interface TableState {

@@ -1,9 +1,10 @@
 /**
  * Checks a lake against its state, the way a careful reader would before trusting it: every
- * file the state lists exists with the size the commit recorded (with `deep`, it is also read
- * and holds the recorded number of rows); files the state does not list are reported as
+ * file the state lists exists with the size the commit recorded (with `deep`, it is also read:
+ * its SHA-256 and number of rows are the recorded ones); files the state does not list are reported as
  * unlisted — invisible to readers that go through the state, removed by the next commit.
  */
+import { createHash } from 'node:crypto';
 import { HeaplakeError } from '../errors.js';
 import type { Target } from '../sink/target.js';
 import { readParquetBytes } from '../sink/parquet.js';
@@ -47,7 +48,12 @@ export async function verifyLake(target: Target, options: { deep?: boolean } = {
       }
       if (options.deep) {
         try {
-          const n = readParquetBytes(await target.readBytes(f.path)).batches.reduce((k, b) => k + b.numRows, 0);
+          const content = await target.readBytes(f.path);
+          if (f.sha256 !== undefined && createHash('sha256').update(content).digest('hex') !== f.sha256) {
+            problems.push({ path: f.path, problem: 'its SHA-256 differs from the one the state records' });
+            continue;
+          }
+          const n = readParquetBytes(content).batches.reduce((k, b) => k + b.numRows, 0);
           if (n !== f.rows) problems.push({ path: f.path, problem: `${n} rows, the state records ${f.rows}` });
         } catch (err) {
           problems.push({ path: f.path, problem: `unreadable: ${(err as Error).message}` });

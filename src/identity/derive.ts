@@ -53,7 +53,7 @@ export async function deriveIdentityTables(
     const from = `${STAGING_DIR}/${runId}/${to}`;
     const schema = lakeSchema(derived.columns, new Map([['heaplake.table', name]]));
     const batch = new RecordBatch(schema, derived.batch.data);
-    const bytes = await target.writeParquet(from, schema, (async function* () {
+    const { bytes, sha256 } = await target.writeParquet(from, schema, (async function* () {
       yield batch;
     })(), { compression, metadata: new Map([['heaplake.table', name], ['heaplake.derived_from', 'users,user_migrations']]) });
     const stats: TableStats = {
@@ -67,7 +67,7 @@ export async function deriveIdentityTables(
     };
     results.push({
       table: name,
-      state: { lastDumpId: lastDump, key, partitioned: false, columns: derived.columns, files: [{ path: to, partition: null, rows: batch.numRows, bytes }] },
+      state: { lastDumpId: lastDump, key, partitioned: false, columns: derived.columns, files: [{ path: to, partition: null, rows: batch.numRows, bytes, sha256 }] },
       staged: [{ from, to }],
       obsolete: (state.tables[name]?.files ?? []).map((f) => f.path).filter((p) => p !== to),
       stats,

@@ -75,8 +75,7 @@ export function localTarget(root: string): Target {
     async writeParquet(path, schema, batches, options) {
       const full = pathOf(path);
       await io(path, () => mkdir(dirname(full), { recursive: true }));
-      await writeParquetFile(full, schema, batches, options);
-      return (await stat(full)).size;
+      return writeParquetFile(full, schema, batches, options);
     },
     async list(prefix) {
       const out: string[] = [];

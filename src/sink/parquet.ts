@@ -6,6 +6,7 @@
  * shrinks; see shared/docs/js-libraries.md §Q3). The Node entry of parquet-wasm loads its
  * wasm synchronously: no init call.
  */
+import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { Readable, Transform, pipeline as streamPipeline } from 'node:stream';
@@ -15,6 +16,12 @@ import * as pw from 'parquet-wasm';
 import { RecordBatch, Table, tableFromIPC, tableToIPC, type Schema, Type, type Field, type DataType } from 'apache-arrow';
 import { HeaplakeError, SinkError, UnsupportedError } from '../errors.js';
 import { DEFAULT_PARQUET_COMPRESSION, DEFAULT_ROW_GROUP_ROWS, type ParquetCompression } from '../defaults.js';
+
+/** A Parquet file as delivered: its size and SHA-256 (hex). */
+export interface WrittenFile {
+  readonly bytes: number;
+  readonly sha256: string;
+}
 
 export interface ParquetWriteOptions {
   compression?: ParquetCompression;
@@ -110,7 +117,7 @@ export async function deliverParquet(
   options: ParquetWriteOptions,
   deliver: (bytes: Readable) => Promise<void>,
   abandon: () => Promise<void>,
-): Promise<void> {
+): Promise<WrittenFile> {
   let sourceError: unknown;
   let consumed = false;
   async function* watched(): AsyncGenerator<RecordBatch> {
@@ -128,8 +135,19 @@ export async function deliverParquet(
     transform: (chunk, _encoding, done) => done(null, chunk),
     flush: (done) => done(sourceError !== undefined ? asError(sourceError) : consumed ? null : new Error('the Parquet writer stopped before the last batch')),
   });
+  // what is delivered is counted and hashed on the way (the receipt and the state record both)
+  const hash = createHash('sha256');
+  let size = 0;
+  const measure = new Transform({
+    transform: (chunk: Buffer, _encoding, done) => {
+      hash.update(chunk);
+      size += chunk.length;
+      done(null, chunk);
+    },
+  });
   try {
-    await deliver(streamPipeline(await encodeParquetStream(schema, watched(), options), guard, () => undefined));
+    await deliver(streamPipeline(await encodeParquetStream(schema, watched(), options), guard, measure, () => undefined));
+    return { bytes: size, sha256: hash.digest('hex') };
   } catch (err) {
     await abandon();
     if (sourceError !== undefined) throw sourceError;
@@ -148,9 +166,9 @@ export async function writeParquetFile(
   schema: Schema,
   batches: AsyncIterable<RecordBatch>,
   options: ParquetWriteOptions = {},
-): Promise<void> {
-  const tmp = join(dirname(path), `.heaplake-tmp-${process.pid}-${Date.now()}-${basename(path)}`);
-  await deliverParquet(
+): Promise<WrittenFile> {
+  const tmp = join(dirname(path), `.heaplake-tmp-${process.pid}-${randomBytes(6).toString('hex')}-${basename(path)}`);
+  const written = await deliverParquet(
     path,
     schema,
     batches,
@@ -159,6 +177,7 @@ export async function writeParquetFile(
     () => rm(tmp, { force: true }),
   );
   await rename(tmp, path);
+  return written;
 }
 
 function asError(err: unknown): Error {

@@ -128,21 +128,19 @@ export function s3Target(uri: string, options: S3TargetOptions = {}, client?: S3
       }
     },
     async writeParquet(path, schema, batches, parquetOptions) {
-      let bytes = 0;
       let upload: Upload | undefined;
-      await deliverParquet(
+      return deliverParquet(
         where(path),
         schema,
         batches,
         parquetOptions,
         async (stream) => {
-          const counted = new PassThrough();
-          counted.on('data', (c: Buffer) => (bytes += c.length));
-          stream.on('error', (err) => counted.destroy(err));
-          stream.pipe(counted);
+          const body = new PassThrough();
+          stream.on('error', (err) => body.destroy(err));
+          stream.pipe(body);
           upload = new Upload({
             client: s3,
-            params: { Bucket: bucket, Key: keyOf(path), Body: counted },
+            params: { Bucket: bucket, Key: keyOf(path), Body: body },
             partSize: Math.max(5 * 1024 * 1024, options.partSize ?? 8 * 1024 * 1024),
             queueSize: options.queueSize ?? 2,
             leavePartsOnError: false, // a failed upload aborts its multipart upload
@@ -153,7 +151,6 @@ export function s3Target(uri: string, options: S3TargetOptions = {}, client?: S3
           await upload?.abort().catch(() => undefined);
         },
       );
-      return bytes;
     },
     list,
     move: (from, to) =>

@@ -3,7 +3,7 @@
  * folder adapter is here; S3 comes behind the same interface.
  */
 import type { RecordBatch, Schema } from 'apache-arrow';
-import type { ParquetWriteOptions } from './parquet.js';
+import type { ParquetWriteOptions, WrittenFile } from './parquet.js';
 
 export interface Target {
   /** Shown to people: a folder path or an s3:// URI. */
@@ -28,8 +28,8 @@ export interface Target {
    * also takes a lock object.
    */
   hasCompareAndSwap(): Promise<boolean>;
-  /** Streams batches into a Parquet file; nothing is left at `path` on failure. Returns its size. */
-  writeParquet(path: string, schema: Schema, batches: AsyncIterable<RecordBatch>, options: ParquetWriteOptions): Promise<number>;
+  /** Streams batches into a Parquet file; nothing is left at `path` on failure. Returns its size and SHA-256. */
+  writeParquet(path: string, schema: Schema, batches: AsyncIterable<RecordBatch>, options: ParquetWriteOptions): Promise<WrittenFile>;
   /** Every file below `prefix` (a folder path), recursively. */
   list(prefix: string): Promise<string[]>;
   move(from: string, to: string): Promise<void>;
