@@ -5,21 +5,26 @@
  *
  *   const report = await convert({ source: 'export/', target: 'lake/' });
  */
-import { randomBytes } from 'node:crypto';
+import { resolve as resolvePath } from 'node:path';
+import { HeaplakeError } from './errors.js';
 import { DEFAULT_PARQUET_COMPRESSION, type BatchBounds, type ParquetCompression, type ReadLimits } from './defaults.js';
 import type { Source } from './source/source.js';
 import { localSource } from './source/local-source.js';
 import { s3Source, type S3SourceOptions } from './source/s3-source.js';
+import { roleArnOf } from './source/s3-client.js';
 import { s3Target, type S3TargetOptions } from './sink/s3-target.js';
 import type { Target } from './sink/target.js';
 import { localTarget } from './sink/local-target.js';
 import { planRun, type PlanOptions, type RunPlan } from './manifest/plan.js';
-import { STAGING_DIR, STATE_PATH, readState, readStateVersioned, type LakeState } from './commit/state.js';
-import { deriveIdentityTables, needsIdentity } from './identity/derive.js';
+import { readState, type LakeState } from './commit/state.js';
+import { finishLastCommit } from './commit/commit.js';
 import type { IdentityReport } from './identity/resolve.js';
-import { commitRun, removeOrphans } from './commit/commit.js';
-import { withLock, type LockOptions } from './commit/lock.js';
-import { runTableTask, type TableStats, type TaskResult } from './table-task.js';
+import type { LockOptions } from './commit/lock.js';
+import type { TableStats } from './table-task.js';
+import { makePlanFile, stagingOf, type PlanFile, type PlanOptions as ProtocolOptions, type PlanS3 } from './protocol/plan-file.js';
+import { runTask, type Receipt } from './protocol/run-task.js';
+import { commitPlan, type CommitOutcome } from './protocol/commit-plan.js';
+import { runTasksInWorkers } from './protocol/worker-pool.js';
 
 export interface ConvertOptions extends PlanOptions {
   /** A folder with the export's layout, or a Source. */
@@ -47,6 +52,11 @@ export interface ConvertOptions extends PlanOptions {
   resolveIdentities?: boolean;
   /** The commit lock used on stores without conditional writes (and local folders). */
   lock?: LockOptions;
+  /**
+   * Worker processes for the tasks (the library's default is 1: tasks run in this process; the
+   * CLI's is the number of cores). Needs folder or s3:// source and target, not objects.
+   */
+  workers?: number;
   /** Test hook: called after each task, before the commit (throw to simulate a crash). */
   afterTask?: (table: string) => void | Promise<void>;
 }
@@ -98,128 +108,123 @@ export async function convert(options: ConvertOptions): Promise<RunReport> {
   const startedAt = new Date().toISOString();
   const source = resolveSource(options.source, s3With(options));
   const target = resolveTarget(options.target, options.s3);
-  const runId = `${startedAt.replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomBytes(4).toString('hex')}`;
-  const { state, version } = await readStateVersioned(target);
-  let orphansRemoved: string[] = [];
-  let uploadsAborted: string[] = [];
-  if (!options.dryRun) {
-    // a commit that died while deleting what it superseded: finish the job
-    for (const path of state.obsolete ?? []) await target.remove(path);
-  }
-  let finalState = state;
-  let finalVersion = version;
-  let identity: IdentityReport | undefined;
+  const state = await readState(target);
+  // a commit that died while cleaning up after itself: finish the job
+  if (!options.dryRun) await finishLastCommit(target, state);
   const runPlan = await planRun(source, state, options);
   for (const w of runPlan.warnings) options.onLog?.(`warning: ${w}`);
   for (const s of runPlan.skipped) options.onLog?.(`${s.table}: ${s.reason}`);
+  const plan = makePlanFile(runPlan, state, placeOf(options, source, target), planOptionsOf(options, runPlan));
 
-  const filesTotal = runPlan.tables.reduce((n, t) => n + t.dumps.reduce((m, d) => m + d.files.length, 0), 0);
-  const bytesTotal = runPlan.tables.reduce((n, t) => n + t.dumps.reduce((m, d) => m + d.files.reduce((k, f) => k + f.size, 0), 0), 0);
-  const results: TaskResult[] = [];
+  const filesTotal = plan.tasks.reduce((n, t) => n + t.inputFiles, 0);
+  const bytesTotal = plan.tasks.reduce((n, t) => n + t.inputBytes, 0);
   let filesDone = 0;
   let bytesDone = 0;
+  const onProgress = (p: { table: string; file: string; rows: number; bytes: number }) => {
+    filesDone++;
+    bytesDone += p.bytes;
+    options.onProgress?.({ table: p.table, file: p.file, rows: p.rows, bytes: p.bytes, filesDone, filesTotal, bytesDone, bytesTotal });
+  };
+  let outcome: CommitOutcome | undefined;
   if (!options.dryRun) {
+    let receipts: Receipt[];
     try {
-      await runTasks();
+      receipts = await runTasks();
     } catch (err) {
       // nothing of this run is visible: drop what it staged (a crash leaves it to the next run)
-      await target.removeTree(`${STAGING_DIR}/${runId}`).catch(() => undefined);
+      await target.removeTree(stagingOf(plan)).catch(() => undefined);
       throw err;
     }
-    const provisional = withResults(state, results);
-    if (options.resolveIdentities && needsIdentity(provisional, results.map((r) => r.table))) {
-      // the derived tables are computed from the tables as this run leaves them (new files still
-      // in staging) and published in the same commit: readers never see them out of step
-      const derived = await deriveIdentityTables(target, provisional, runId, options.compression ?? DEFAULT_PARQUET_COMPRESSION, stagedPaths(results));
-      results.push(...derived.results);
-      identity = derived.report;
-    }
-    if (results.length > 0) {
-      await publish(results);
-      orphansRemoved = await removeOrphans(target, finalState, results.map((r) => r.table));
-      if (orphansRemoved.length > 0) options.onLog?.(`removed ${orphansRemoved.length} file(s) left by earlier failed runs`);
-      const aborted = (await target.abortStaleUploads?.(new Date(startedAt))) ?? [];
-      if (aborted.length > 0) options.onLog?.(`aborted ${aborted.length} unfinished upload(s) left by earlier failed runs`);
-      uploadsAborted = aborted;
-    }
-  }
-  /** One commit of task results over the state this run last saw (a lock object guards stores without compare-and-swap). */
-  async function publish(taskResults: TaskResult[]): Promise<void> {
-    const commit = () => commitRun(target, finalState, finalVersion, runId, taskResults, runPlan.dumps.map((d) => String(d.dumpId)));
     try {
-      finalState = (await target.hasCompareAndSwap()) ? await commit() : await withLock(target, runId, commit, options.lock);
+      outcome = await commitPlan(plan, target, { receipts, startedAt: new Date(startedAt), ...(options.lock ? { lock: options.lock } : {}), ...(options.onLog ? { onLog: options.onLog } : {}) });
     } catch (err) {
-      await target.removeTree(`${STAGING_DIR}/${runId}`).catch(() => undefined);
+      // a commit that lost to another one leaves staging alone (the winner may be the same plan,
+      // moving these very files); the next commit removes what is left
+      if (!(err instanceof HeaplakeError && err.code === 'CONCURRENT_COMMIT')) await target.removeTree(stagingOf(plan)).catch(() => undefined);
       throw err;
     }
-    finalVersion = (await target.readVersioned(STATE_PATH))?.version;
   }
-  async function runTasks(): Promise<void> {
-    for (const tablePlan of runPlan.tables) {
-      results.push(
-        await runTableTask(tablePlan, {
+
+  /** The tasks, in this process or in worker processes (the same receipts either way). */
+  async function runTasks(): Promise<Receipt[]> {
+    const workers = options.workers ?? 1;
+    const forkable = typeof options.source === 'string' && typeof options.target === 'string' && !options.s3?.credentials && !options.afterTask;
+    if (workers > 1 && plan.tasks.length > 1 && forkable) {
+      const { credentials: _, ...s3 } = options.s3 ?? {};
+      return runTasksInWorkers(plan, workers, { s3, ...(options.limits ? { limits: options.limits } : {}), ...(options.batch ? { batch: options.batch } : {}) }, onProgress);
+    }
+    const receipts: Receipt[] = [];
+    for (const task of plan.tasks) {
+      receipts.push(
+        await runTask(plan, task, {
           source,
           target,
           state,
-          runId,
-          startMicros: runPlan.startMicros,
-          strict: options.strict ?? false,
-          compression: options.compression ?? DEFAULT_PARQUET_COMPRESSION,
-          maxRowsPerFile: options.maxRowsPerFile ?? 1_000_000,
           ...(options.limits ? { limits: options.limits } : {}),
           ...(options.batch ? { batch: options.batch } : {}),
           ...(options.parallelDecompression === undefined ? {} : { parallelDecompression: options.parallelDecompression }),
-          onProgress: (p) => {
-            filesDone++;
-            bytesDone += p.bytes;
-            options.onProgress?.({ ...p, filesDone, filesTotal, bytesDone, bytesTotal });
-          },
+          onProgress,
         }),
       );
-      await options.afterTask?.(tablePlan.table);
+      await options.afterTask?.(task.table);
     }
+    return receipts;
   }
+  const results = outcome?.results ?? [];
   return {
-    runId,
+    runId: plan.id,
     source: source.description,
     target: target.description,
     dryRun: options.dryRun ?? false,
-    committed: !options.dryRun && results.length > 0,
+    committed: results.length > 0,
     startedAt,
     seconds: (performance.now() - started) / 1000,
-    dumps: runPlan.dumps.map((d) => String(d.dumpId)),
-    propertyDefinitions: Object.fromEntries(runPlan.dumps.flatMap((d) => (d.propertyDefinitions ? [[String(d.dumpId), d.propertyDefinitions]] : []))),
+    dumps: plan.dumps.map((d) => d.dumpId),
+    propertyDefinitions: Object.fromEntries(plan.dumps.flatMap((d) => (d.propertyDefinitions ? [[d.dumpId, d.propertyDefinitions]] : []))),
     tables: results.map((r) => r.stats),
-    planned: runPlan.tables.map((t) => ({
-      table: t.table,
-      mode: t.mode,
-      dumps: t.dumps.map((d) => String(d.dumpId)),
-      files: t.dumps.reduce((n, d) => n + d.files.length, 0),
-      bytes: t.dumps.reduce((n, d) => n + d.files.reduce((m, f) => m + f.size, 0), 0),
-    })),
+    planned: plan.tasks.map((t) => ({ table: t.table, mode: t.mode, dumps: t.dumps.map((d) => d.dumpId), files: t.inputFiles, bytes: t.inputBytes })),
     skipped: runPlan.skipped,
     ignoredKeys: runPlan.ignoredKeys,
-    orphansRemoved,
-    uploadsAborted,
+    orphansRemoved: outcome?.orphansRemoved ?? [],
+    uploadsAborted: outcome?.uploadsAborted ?? [],
     warnings: runPlan.warnings,
-    ...(identity ? { identity } : {}),
+    ...(outcome?.identity ? { identity: outcome.identity } : {}),
   };
+}
+
+/** Where the plan says the run reads and writes (a folder as an absolute path). */
+function placeOf(options: Pick<ConvertOptions, 'source' | 'target' | 's3'>, source: Source, target: Target): { source: string; target: string; s3: PlanS3 } {
+  const where = (given: string | Source | Target, described: string) => (typeof given !== 'string' ? described : given.startsWith('s3://') ? given : resolvePath(given));
+  const s3: Record<string, string> = {};
+  if (options.s3?.region) s3['region'] = options.s3.region;
+  if (options.s3?.endpoint) s3['endpoint'] = options.s3.endpoint;
+  const roleArn = options.s3 ? roleArnOf(options.s3) : undefined;
+  if (roleArn) s3['roleArn'] = roleArn;
+  if (options.s3?.externalId) s3['externalId'] = options.s3.externalId;
+  return { source: where(options.source, source.description), target: where(options.target, target.description), s3 };
+}
+
+function planOptionsOf(options: ConvertOptions, runPlan: RunPlan): ProtocolOptions {
+  return {
+    compression: options.compression ?? DEFAULT_PARQUET_COMPRESSION,
+    strict: options.strict ?? false,
+    maxRowsPerFile: options.maxRowsPerFile ?? 1_000_000,
+    startMicros: runPlan.startMicros ?? null,
+    resolveIdentities: options.resolveIdentities ?? false,
+  };
+}
+
+/** The plan file of a run, as `heaplake plan --out` writes it (nothing is written to the lake). */
+export async function planFile(options: Omit<ConvertOptions, 'dryRun'>): Promise<PlanFile> {
+  const source = resolveSource(options.source, s3With(options));
+  const target = resolveTarget(options.target, options.s3);
+  const state = await readState(target);
+  const runPlan = await planRun(source, state, options);
+  return makePlanFile(runPlan, state, placeOf(options, source, target), planOptionsOf(options, runPlan));
 }
 
 function s3With(options: ConvertOptions | Omit<ConvertOptions, 'dryRun'>): S3SourceOptions | undefined {
   if (!options.s3) return undefined;
   const onLog = options.onLog;
   return onLog ? { ...options.s3, onWarning: (m) => onLog(`warning: ${m}`) } : options.s3;
-}
-
-/** The state as it will be once `results` are committed. */
-function withResults(state: LakeState, results: readonly TaskResult[]): LakeState {
-  const tables = { ...state.tables };
-  for (const r of results) tables[r.table] = r.state;
-  return { ...state, tables };
-}
-
-/** Where each file a task wrote sits until the commit moves it. */
-function stagedPaths(results: readonly TaskResult[]): Map<string, string> {
-  return new Map(results.flatMap((r) => r.staged.map((s) => [s.to, s.from] as const)));
 }

@@ -37,6 +37,8 @@ export type ErrorCode =
   | 'STATE'
   /** another run committed to the same lake first */
   | 'CONCURRENT_COMMIT'
+  /** a plan file that is malformed or altered, or whose tasks have not all left a receipt */
+  | 'PLAN'
   // everything around the data
   | 'USAGE'
   /** reading the input failed (missing file, network) */

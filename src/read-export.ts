@@ -43,6 +43,7 @@ export async function* readExport(options: ReadExportOptions): AsyncGenerator<Ex
       target: captureTarget(captured),
       state: EMPTY_STATE,
       runId: 'read',
+      fileTag: 'read',
       startMicros: plan.startMicros,
       strict: options.strict ?? false,
       compression: DEFAULT_PARQUET_COMPRESSION,

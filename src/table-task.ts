@@ -28,6 +28,11 @@ export interface TaskContext {
   readonly target: Target;
   readonly state: LakeState;
   readonly runId: string;
+  /**
+   * Part of every output file name: a digest of the task's inputs and options, so two
+   * different tasks never write the same path and a repeated task writes the same one.
+   */
+  readonly fileTag: string;
   readonly startMicros: number | undefined;
   /** Unparseable `time` values are an error instead of a null. */
   readonly strict: boolean;
@@ -347,7 +352,7 @@ export async function runTableTask(plan: TablePlan, ctx: TaskContext): Promise<T
     for (let start = 0, seq = 0; start < refs.length; start += rowsPerFile, seq++) {
       const count = Math.min(rowsPerFile, refs.length - start);
       const fileRefs = pick(refs, Int32Array.from({ length: count }, (_, i) => start + i));
-      const name = `part-${plan.lastDumpId}-${seq}.parquet`;
+      const name = `part-${plan.lastDumpId}-${ctx.fileTag}-${seq}.parquet`;
       const to = `${dir}/${name}`;
       const from = `${STAGING_DIR}/${ctx.runId}/${to}`;
       const { bytes, sha256 } = await ctx.target.writeParquet(from, schema, outputBatches(columns, schema, fileRefs, batches, gather), {

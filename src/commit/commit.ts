@@ -13,7 +13,7 @@ import { HeaplakeError } from '../errors.js';
 import type { Target } from '../sink/target.js';
 import type { TaskResult } from '../table-task.js';
 import { STAGING_DIR } from '../manifest/tables.js';
-import { STATE_PATH, encodeState, type LakeState } from './state.js';
+import { STATE_PATH, encodeState, readState, type LakeState } from './state.js';
 
 export async function commitRun(
   target: Target,
@@ -30,8 +30,14 @@ export async function commitRun(
   }
   const moved: string[] = [];
   for (const r of results) {
+    const bytesOf = new Map(r.state.files.map((f) => [f.path, f.bytes]));
     for (const s of r.staged) {
-      await target.move(s.from, s.to);
+      try {
+        await target.move(s.from, s.to);
+      } catch (err) {
+        // an earlier commit of the same plan that died midway may have moved it already
+        if (!((await target.size(s.from)) === undefined && (await target.size(s.to)) === bytesOf.get(s.to))) throw err;
+      }
       moved.push(s.to);
     }
   }
@@ -51,7 +57,14 @@ export async function commitRun(
   };
   // the commit point: only if nobody committed since this run read the state
   if (!(await target.writeIfUnchanged(STATE_PATH, encodeState(next), version))) {
-    for (const path of moved) await target.remove(path).catch(() => undefined);
+    // withdraw what this commit moved, except what the winning state lists: a racing commit of
+    // the same plan moved the same files (file names are unique per task, so nothing else can)
+    const winner = await readState(target).catch(() => undefined);
+    const live = new Set(Object.values(winner?.tables ?? {}).flatMap((t) => t.files.map((f) => f.path)));
+    for (const path of moved) if (!live.has(path)) await target.remove(path).catch(() => undefined);
+    if (winner?.runId === runId) {
+      throw new HeaplakeError('CONCURRENT_COMMIT', `run ${runId} was committed to ${target.description} by another commit of the same plan; this one changed nothing`, { file: STATE_PATH });
+    }
     await target.removeTree(`${STAGING_DIR}/${runId}`).catch(() => undefined);
     throw concurrent(target);
   }
@@ -62,6 +75,15 @@ export async function commitRun(
 
 function concurrent(target: Target): HeaplakeError {
   return new HeaplakeError('CONCURRENT_COMMIT', `another run committed to ${target.description} while this one was running; nothing of this run was published: run it again`, { file: STATE_PATH });
+}
+
+/**
+ * Finishes the cleanup of the last commit, should it have died after its commit point: the
+ * files it made obsolete, and its staging area (receipts).
+ */
+export async function finishLastCommit(target: Target, state: LakeState): Promise<void> {
+  for (const path of state.obsolete ?? []) await target.remove(path);
+  if (state.runId !== null) await target.removeTree(`${STAGING_DIR}/${state.runId}`);
 }
 
 /**
@@ -77,8 +99,8 @@ export async function removeOrphans(target: Target, state: LakeState, tables: re
   await target.removeTree(STAGING_DIR);
   for (const table of tables) {
     for (const path of await target.list(table)) {
-      // only files heaplake names: <table>/[dt=…/]part-<dump>-<n>.parquet
-      if (/(^|\/)part-\d+-\d+\.parquet$/.test(path) && !live.has(path)) {
+      // only files heaplake names: <table>/[dt=…/]part-<dump>-<tag>-<n>.parquet
+      if (/(^|\/)part-\d+-[0-9a-f]{8}-\d+\.parquet$/.test(path) && !live.has(path)) {
         await target.remove(path);
         removed.push(path);
       }

@@ -5,6 +5,7 @@
  * whenever either input changed in the run, or when they are missing, so an incremental run
  * and a one-shot run give the same derived tables.
  */
+import { createHash } from 'node:crypto';
 import { RecordBatch } from 'apache-arrow';
 import { readParquetBytes } from '../sink/parquet.js';
 import type { Target } from '../sink/target.js';
@@ -25,7 +26,12 @@ async function readTable(target: Target, state: LakeState, table: string, staged
   const t = state.tables[table];
   if (!t) return { batches: [] as RecordBatch[], columns: [] };
   const batches: RecordBatch[] = [];
-  for (const f of t.files) batches.push(...readParquetBytes(await target.readBytes(staged.get(f.path) ?? f.path)).batches);
+  for (const f of t.files) {
+    // staged by this run, unless an earlier commit of the same plan already moved it
+    const from = staged.get(f.path);
+    const path = from !== undefined && (await target.size(from)) !== undefined ? from : f.path;
+    batches.push(...readParquetBytes(await target.readBytes(path)).batches);
+  }
   return { batches, columns: [...t.columns] };
 }
 
@@ -44,12 +50,15 @@ export async function deriveIdentityTables(
   const lastDump = [state.tables['users']?.lastDumpId, state.tables['user_migrations']?.lastDumpId]
     .filter((d): d is string => d !== undefined)
     .reduce((a, b) => (BigInt(a) > BigInt(b) ? a : b));
+  // the file names carry a digest of the inputs, like every task's (see protocol/plan-file.ts)
+  const inputs = ['users', 'user_migrations'].map((t) => state.tables[t]?.files.map((f) => [f.path, f.sha256 ?? f.bytes]) ?? null);
+  const tag = createHash('sha256').update(JSON.stringify({ inputs, compression })).digest('hex').slice(0, 8);
   const results: TaskResult[] = [];
   for (const [name, derived, key] of [
     ['user_identity', tables.identity, 'user_id'],
     ['users_resolved', tables.resolved, 'resolved_user_id'],
   ] as const) {
-    const to = `${name}/part-${lastDump}-0.parquet`;
+    const to = `${name}/part-${lastDump}-${tag}-0.parquet`;
     const from = `${STAGING_DIR}/${runId}/${to}`;
     const schema = lakeSchema(derived.columns, new Map([['heaplake.table', name]]));
     const batch = new RecordBatch(schema, derived.batch.data);

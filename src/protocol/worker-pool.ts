@@ -1,0 +1,82 @@
+/**
+ * Runs a plan's tasks in N worker processes on this machine (`convert --workers N`): the same
+ * tasks, receipts and commit as on a cluster, with the cores of one machine. Each worker takes
+ * the next task index as it finishes one; results come back in task order whatever the timing,
+ * so the lake is the same with any number of workers. The first failure stops the others.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { HeaplakeError, type ErrorCode, type ErrorContext } from '../errors.js';
+import type { BatchBounds, ReadLimits } from '../defaults.js';
+import type { S3TargetOptions } from '../sink/s3-target.js';
+import type { PlanFile } from './plan-file.js';
+import type { Receipt } from './run-task.js';
+
+/** What a worker needs besides the plan (plain data: it crosses a process boundary). */
+export interface WorkerSettings {
+  readonly s3?: Omit<S3TargetOptions, 'credentials'>;
+  readonly limits?: Partial<ReadLimits>;
+  readonly batch?: Partial<BatchBounds>;
+}
+
+export type ToWorker = { type: 'task'; plan: PlanFile; index: number; settings: WorkerSettings };
+export type FromWorker =
+  | { type: 'progress'; index: number; table: string; file: string; rows: number; bytes: number }
+  | { type: 'done'; index: number; receipt: Receipt }
+  | { type: 'failed'; index: number; error: { code?: ErrorCode; detail: string; context?: ErrorContext; stack?: string } };
+
+// the worker module sits beside this one: .ts when run from source (through tsx), .js when built
+const WORKER = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url));
+
+export async function runTasksInWorkers(
+  plan: PlanFile,
+  workers: number,
+  settings: WorkerSettings,
+  onProgress?: (p: { table: string; file: string; rows: number; bytes: number }) => void,
+): Promise<Receipt[]> {
+  const receipts: (Receipt | undefined)[] = plan.tasks.map(() => undefined);
+  if (plan.tasks.length === 0) return [];
+  const children: ChildProcess[] = [];
+  let next = 0;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let done = 0;
+      let failed = false;
+      const fail = (err: Error) => {
+        if (failed) return;
+        failed = true;
+        reject(err);
+      };
+      const give = (child: ChildProcess) => {
+        if (failed || next >= plan.tasks.length) return;
+        const message: ToWorker = { type: 'task', plan, index: next++, settings };
+        child.send(message);
+      };
+      const count = Math.max(1, Math.min(workers, plan.tasks.length));
+      for (let w = 0; w < count; w++) {
+        const child = fork(WORKER, [], { execArgv: WORKER.endsWith('.ts') ? ['--import', 'tsx'] : [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+        children.push(child);
+        child.on('message', (m: FromWorker) => {
+          if (m.type === 'progress') onProgress?.(m);
+          else if (m.type === 'done') {
+            receipts[m.index] = m.receipt;
+            if (++done === plan.tasks.length) resolve();
+            else give(child);
+          } else {
+            const e = m.error;
+            const err = e.code ? new HeaplakeError(e.code, e.detail, e.context ?? {}) : new Error(e.detail);
+            if (e.stack) err.stack = e.stack;
+            fail(err);
+          }
+        });
+        child.on('exit', (code, signal) => {
+          if (done < plan.tasks.length) fail(new Error(`a worker process ended (${signal ?? `exit code ${code}`}) before the tasks were done`));
+        });
+        give(child);
+      }
+    });
+  } finally {
+    for (const child of children) if (child.exitCode === null) child.kill();
+  }
+  return receipts as Receipt[];
+}
