@@ -16,7 +16,7 @@ import { s3Target, type S3TargetOptions } from './sink/s3-target.js';
 import type { Target } from './sink/target.js';
 import { localTarget } from './sink/local-target.js';
 import { planRun, type PlanOptions, type RunPlan } from './manifest/plan.js';
-import { readState, type LakeState } from './commit/state.js';
+import { readState } from './commit/state.js';
 import { finishLastCommit } from './commit/commit.js';
 import type { IdentityReport } from './identity/resolve.js';
 import type { LockOptions } from './commit/lock.js';
@@ -93,14 +93,6 @@ export function resolveSource(source: string | Source, s3?: S3SourceOptions): So
 export function resolveTarget(target: string | Target, s3?: S3TargetOptions): Target {
   if (typeof target !== 'string') return target;
   return target.startsWith('s3://') ? s3Target(target, s3) : localTarget(target);
-}
-
-/** What a run would do, without writing anything. */
-export async function plan(options: Omit<ConvertOptions, 'dryRun'>): Promise<{ plan: RunPlan; state: LakeState }> {
-  const source = resolveSource(options.source, s3With(options));
-  const target = resolveTarget(options.target, options.s3);
-  const state = await readState(target);
-  return { plan: await planRun(source, state, options), state };
 }
 
 export async function convert(options: ConvertOptions): Promise<RunReport> {

@@ -22,8 +22,15 @@ export { HeaplakeError, AvroFormatError, AvroSchemaError, UnsupportedError, Usag
 export type { ErrorCode, ErrorContext } from './errors.js';
 export { DEFAULT_LIMITS, DEFAULT_BATCH, PARQUET_COMPRESSIONS, DEFAULT_PARQUET_COMPRESSION } from './defaults.js';
 export type { ReadLimits, BatchBounds, ParquetCompression } from './defaults.js';
-export { convert, plan } from './convert.js';
+export { convert, planFile } from './convert.js';
 export type { ConvertOptions, RunReport } from './convert.js';
+export { parsePlan, encodePlan } from './protocol/plan-file.js';
+export type { PlanFile, PlanTask } from './protocol/plan-file.js';
+export { runTask, taskAt, readReceipts } from './protocol/run-task.js';
+export type { Receipt } from './protocol/run-task.js';
+export { commitPlan } from './protocol/commit-plan.js';
+export { readPlan, writePlan } from './protocol/plan-io.js';
+export { verifyLake } from './commit/verify.js';
 export { readExport } from './read-export.js';
 export type { ReadExportOptions, ExportTableBatches } from './read-export.js';
 export type { TableStats } from './table-task.js';

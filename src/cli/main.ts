@@ -5,12 +5,14 @@
  * Exit codes: 0 success · 1 internal error · 2 usage · 3 bad input data · 4 output failure.
  */
 import yargs, { type Argv } from 'yargs';
-import { HeaplakeError, type ErrorCode } from '../errors.js';
+import { availableParallelism } from 'node:os';
+import { HeaplakeError, UsageError, type ErrorCode } from '../errors.js';
 import { PARQUET_COMPRESSIONS, DEFAULT_PARQUET_COMPRESSION, type ParquetCompression } from '../defaults.js';
 import { inspectCommand } from './commands/inspect.js';
 import { catCommand } from './commands/cat.js';
 import { convertFileCommand } from './commands/convert-file.js';
 import { convertCommand, planCommand } from './commands/convert.js';
+import { commitCommand, runTaskCommand } from './commands/protocol.js';
 import { ENGINES, identityViews, type Engine } from '../identity/views.js';
 import { readState } from '../commit/state.js';
 import { verifyError, verifyLake } from '../commit/verify.js';
@@ -49,11 +51,9 @@ export async function main(argv: string[]): Promise<number> {
       'Convert a Heap Connect S3 export into a partitioned Parquet lake (only what is new since the last run)',
       (y) =>
         exportOptions(y)
-          .option('compression', { choices: PARQUET_COMPRESSIONS, default: DEFAULT_PARQUET_COMPRESSION, describe: 'Parquet compression codec' })
+          .option('workers', { type: 'number', default: availableParallelism(), describe: 'worker processes for the tasks (default: the number of cores)' })
           .option('report', { type: 'string', describe: 'write the run report as JSON to this file' })
           .option('dry-run', { type: 'boolean', default: false, describe: 'plan and check, write nothing' })
-          .option('strict', { type: 'boolean', default: false, describe: 'an unparseable "time" value is an error instead of a null' })
-          .option('resolve-identities', { type: 'boolean', default: false, describe: 'also write user_identity and users_resolved (from user_migrations)' })
           .option('break-lock', { type: 'boolean', default: false, describe: 'take the commit lock even if a run killed while committing left it (stores without conditional writes)' })
           .option('quiet', { type: 'boolean', default: false, describe: 'no progress and no summary' }),
       async (args) =>
@@ -61,10 +61,8 @@ export async function main(argv: string[]): Promise<number> {
           convertCommand({
             ...(args['break-lock'] ? { lock: { breakLock: true } } : {}),
             ...exportArgs(args),
-            compression: args.compression as ParquetCompression,
+            workers: positive(args.workers, '--workers'),
             dryRun: args['dry-run'],
-            strict: args.strict,
-            resolveIdentities: args['resolve-identities'],
             quiet: args.quiet,
             ...(args.report === undefined ? {} : { report: args.report }),
           }),
@@ -72,9 +70,44 @@ export async function main(argv: string[]): Promise<number> {
     )
     .command(
       'plan',
-      'Show what "convert" would do: dumps, tables, files and sizes',
-      (y) => exportOptions(y).option('json', { type: 'boolean', default: false, describe: 'print JSON' }),
-      async (args) => run(() => planCommand({ ...exportArgs(args), json: args.json }))(),
+      'Plan a run: show what "convert" would do, or (--out) write the plan file that run-task and commit carry out',
+      (y) =>
+        exportOptions(y)
+          .option('out', { type: 'string', describe: 'write the plan file here (a path or s3://bucket/key)' })
+          .option('json', { type: 'boolean', default: false, describe: 'print the plan file' }),
+      async (args) => run(() => planCommand({ ...exportArgs(args), json: args.json, ...(args.out === undefined ? {} : { out: args.out }) }))(),
+    )
+    .command(
+      'run-task',
+      'Do one task of a plan (the index from --index, JOB_COMPLETION_INDEX or AWS_BATCH_JOB_ARRAY_INDEX)',
+      (y) =>
+        s3Options(
+          y
+            .option('plan', { type: 'string', demandOption: true, describe: 'the plan file (a path or s3://bucket/key)' })
+            .option('index', { type: 'number', describe: 'the task index (default: $JOB_COMPLETION_INDEX or $AWS_BATCH_JOB_ARRAY_INDEX)' })
+            .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines' }),
+        ),
+      async (args) =>
+        run(() =>
+          runTaskCommand({
+            plan: args.plan,
+            index: args.index ?? process.env['JOB_COMPLETION_INDEX'] ?? process.env['AWS_BATCH_JOB_ARRAY_INDEX'],
+            s3: s3Args(args),
+            quiet: args.quiet,
+          }),
+        )(),
+    )
+    .command(
+      'commit',
+      'Publish a plan whose tasks have all run: check every receipt, commit once, clean staging',
+      (y) =>
+        s3Options(
+          y
+            .option('plan', { type: 'string', demandOption: true, describe: 'the plan file (a path or s3://bucket/key)' })
+            .option('break-lock', { type: 'boolean', default: false, describe: 'take the commit lock even if a run killed while committing left it' })
+            .option('quiet', { type: 'boolean', default: false, describe: 'no summary' }),
+        ),
+      async (args) => run(() => commitCommand({ plan: args.plan, s3: s3Args(args), quiet: args.quiet, ...(args['break-lock'] ? { lock: { breakLock: true } } : {}) }))(),
     )
     .command(
       'verify',
@@ -162,32 +195,35 @@ export async function main(argv: string[]): Promise<number> {
 
 /** Options shared by convert and plan. */
 function exportOptions<T>(y: Argv<T>) {
+  return s3Options(
+    y
+      .option('source', { type: 'string', demandOption: true, describe: 'the Heap export: a folder with manifests/ and sync_<id>/, or s3://bucket[/prefix]' })
+      .option('target', { type: 'string', demandOption: true, describe: 'the lake: a folder or s3://bucket[/prefix]' })
+      .option('tables', { type: 'string', array: true, describe: 'only these tables (names or globs)' })
+      .option('exclude-tables', { type: 'string', array: true, describe: 'leave out these tables (names or globs)' })
+      .option('start-date', { type: 'string', describe: 'YYYY-MM-DD: leave out event rows whose time is earlier' })
+      .option('include-event-metadata', { type: 'boolean', default: false, describe: 'pass _event_metadata through (skipped by default)' })
+      .option('skip-late-dumps', { type: 'boolean', default: false, describe: 'leave out dumps that appear after a later dump was applied (by default they stop the run)' })
+      .option('compression', { choices: PARQUET_COMPRESSIONS, default: DEFAULT_PARQUET_COMPRESSION, describe: 'Parquet compression codec' })
+      .option('strict', { type: 'boolean', default: false, describe: 'an unparseable "time" value is an error instead of a null' })
+      .option('resolve-identities', { type: 'boolean', default: false, describe: 'also write user_identity and users_resolved (from user_migrations)' }),
+  );
+}
+
+/** S3 settings, for s3:// sources, targets and plans. */
+function s3Options<T>(y: Argv<T>) {
   return y
-    .option('source', { type: 'string', demandOption: true, describe: 'the Heap export: a folder with manifests/ and sync_<id>/' })
-    .option('target', { type: 'string', demandOption: true, describe: 'the lake folder' })
-    .option('tables', { type: 'string', array: true, describe: 'only these tables (names or globs)' })
-    .option('exclude-tables', { type: 'string', array: true, describe: 'leave out these tables (names or globs)' })
-    .option('start-date', { type: 'string', describe: 'YYYY-MM-DD: leave out event rows whose time is earlier' })
-    .option('include-event-metadata', { type: 'boolean', default: false, describe: 'pass _event_metadata through (skipped by default)' })
-    .option('skip-late-dumps', { type: 'boolean', default: false, describe: 'leave out dumps that appear after a later dump was applied (by default they stop the run)' })
-    .option('region', { type: 'string', describe: 'AWS region of the buckets (s3:// source or target)' })
+    .option('region', { type: 'string', describe: 'AWS region of the buckets' })
     .option('endpoint', { type: 'string', describe: 'an S3-compatible endpoint (MinIO, R2, a local server): path-style addressing' })
     .option('profile', { type: 'string', describe: 'the AWS shared-config profile to use' })
     .option('role-arn', { type: 'string', describe: 'a role to assume for reading the Heap bucket' })
     .option('account-id', { type: 'string', describe: 'with --role-name: the account of the role to assume' })
     .option('role-name', { type: 'string', describe: 'with --account-id: the role to assume' })
     .option('external-id', { type: 'string', describe: 'the external id the role requires' })
-    .group(['region', 'endpoint', 'profile', 'role-arn', 'account-id', 'role-name', 'external-id'], 'S3 (for s3:// sources and targets):');
+    .group(['region', 'endpoint', 'profile', 'role-arn', 'account-id', 'role-name', 'external-id'], 'S3 (for s3:// sources, targets and plans):');
 }
 
-interface ExportArgs {
-  source: string;
-  target: string;
-  tables?: string[] | undefined;
-  'exclude-tables'?: string[] | undefined;
-  'start-date'?: string | undefined;
-  'include-event-metadata': boolean;
-  'skip-late-dumps': boolean;
+interface S3Args {
   region?: string | undefined;
   endpoint?: string | undefined;
   profile?: string | undefined;
@@ -197,20 +233,46 @@ interface ExportArgs {
   'external-id'?: string | undefined;
 }
 
-function exportArgs(args: ExportArgs) {
+interface ExportArgs extends S3Args {
+  source: string;
+  target: string;
+  tables?: string[] | undefined;
+  'exclude-tables'?: string[] | undefined;
+  'start-date'?: string | undefined;
+  'include-event-metadata': boolean;
+  'skip-late-dumps': boolean;
+  compression: string;
+  strict: boolean;
+  'resolve-identities': boolean;
+}
+
+function s3Args(args: S3Args): Record<string, string> | undefined {
   const s3: Record<string, string> = {};
   for (const [flag, key] of [['region', 'region'], ['endpoint', 'endpoint'], ['profile', 'profile'], ['role-arn', 'roleArn'], ['account-id', 'accountId'], ['role-name', 'roleName'], ['external-id', 'externalId']] as const) {
     const v = args[flag];
     if (v !== undefined) s3[key] = v;
   }
+  return Object.keys(s3).length > 0 ? s3 : undefined;
+}
+
+function exportArgs(args: ExportArgs) {
+  const s3 = s3Args(args);
   return {
     source: args.source,
     target: args.target,
     includeEventMetadata: args['include-event-metadata'],
     skipLateDumps: args['skip-late-dumps'],
-    ...(Object.keys(s3).length > 0 ? { s3 } : {}),
+    compression: args.compression as ParquetCompression,
+    strict: args.strict,
+    resolveIdentities: args['resolve-identities'],
+    ...(s3 ? { s3 } : {}),
     ...(args.tables ? { tables: args.tables.flatMap((t) => t.split(',')) } : {}),
     ...(args['exclude-tables'] ? { excludeTables: args['exclude-tables'].flatMap((t) => t.split(',')) } : {}),
     ...(args['start-date'] === undefined ? {} : { startDate: args['start-date'] }),
   };
+}
+
+function positive(n: number, flag: string): number {
+  if (!Number.isInteger(n) || n < 1) throw new UsageError('USAGE', `${flag} must be a whole number of at least 1, got ${n}`);
+  return n;
 }

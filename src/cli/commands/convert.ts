@@ -1,6 +1,8 @@
 /** `heaplake convert` and `heaplake plan`: the whole export → the lake. */
 import { writeFile } from 'node:fs/promises';
-import { convert, plan, type ConvertOptions, type RunReport } from '../../convert.js';
+import { convert, planFile, type ConvertOptions, type RunReport } from '../../convert.js';
+import { encodePlan } from '../../protocol/plan-file.js';
+import { writePlan } from '../../protocol/plan-io.js';
 import { formatBytes, progress } from '../progress.js';
 import { HeaplakeError } from '../../errors.js';
 
@@ -32,23 +34,23 @@ export async function convertCommand(options: ConvertCommandOptions): Promise<vo
   if (!options.quiet) process.stdout.write(summary(report) + '\n');
 }
 
-export async function planCommand(options: Omit<ConvertOptions, 'dryRun'> & { json: boolean }): Promise<void> {
-  const { plan: runPlan, state } = await plan(options);
+export async function planCommand(options: Omit<ConvertOptions, 'dryRun'> & { json: boolean; out?: string }): Promise<void> {
+  const plan = await planFile(options);
+  if (options.out) await writePlan(options.out, plan, options.s3);
   if (options.json) {
-    process.stdout.write(JSON.stringify(runPlan, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n');
+    process.stdout.write(encodePlan(plan));
     return;
   }
-  const lines = [`source: ${runPlan.source}`, `dumps: ${runPlan.dumps.map((d) => d.dumpId).join(', ') || 'none'}`];
-  if (runPlan.tables.length === 0) lines.push('nothing to do: every table is up to date');
-  for (const t of runPlan.tables) {
-    const files = t.dumps.reduce((n, d) => n + d.files.length, 0);
-    const bytes = t.dumps.reduce((n, d) => n + d.files.reduce((m, f) => m + f.size, 0), 0);
-    const from = t.previousDumpId === undefined ? 'new table' : `after dump ${t.previousDumpId}`;
-    lines.push(`  ${t.table}: ${t.mode} (${from}) with dump(s) ${t.dumps.map((d) => d.dumpId).join(', ')}: ${files} file(s), ${formatBytes(bytes)}`);
+  const lines = [`plan ${plan.id}`, `source: ${plan.source}`, `target: ${plan.target}`, `dumps: ${plan.dumps.map((d) => d.dumpId).join(', ') || 'none'}`];
+  if (plan.tasks.length === 0) lines.push('nothing to do: every table is up to date');
+  for (const t of plan.tasks) {
+    const from = t.previousDumpId === null ? 'new table' : `after dump ${t.previousDumpId}`;
+    lines.push(`  task ${t.index} ${t.table}: ${t.mode} (${from}) with dump(s) ${t.dumps.map((d) => d.dumpId).join(', ')}: ${t.inputFiles} file(s), ${formatBytes(t.inputBytes)}`);
   }
-  for (const s of runPlan.skipped) lines.push(`  ${s.table}: ${s.reason}`);
-  if (runPlan.ignoredKeys.length > 0) lines.push(`ignored under manifests/: ${runPlan.ignoredKeys.join(', ')}`);
-  lines.push(`lake: ${Object.keys(state.tables).length} table(s) committed`);
+  for (const s of plan.skipped) lines.push(`  ${s.table}: ${s.reason}`);
+  if (plan.ignoredKeys.length > 0) lines.push(`ignored under manifests/: ${plan.ignoredKeys.join(', ')}`);
+  for (const w of plan.warnings) lines.push(`warning: ${w}`);
+  if (options.out) lines.push(`wrote ${options.out}: run its ${plan.tasks.length} task(s) with "heaplake run-task --plan ${options.out} --index I", then "heaplake commit --plan ${options.out}"`);
   process.stdout.write(lines.join('\n') + '\n');
 }
 

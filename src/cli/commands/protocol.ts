@@ -1,0 +1,46 @@
+/** `heaplake run-task` and `heaplake commit`: the cluster side of the plan / run-task / commit protocol. */
+import { readPlan } from '../../protocol/plan-io.js';
+import { runTask, taskAt } from '../../protocol/run-task.js';
+import { commitPlan } from '../../protocol/commit-plan.js';
+import { resolveSource, resolveTarget } from '../../convert.js';
+import type { LockOptions } from '../../commit/lock.js';
+import { formatBytes } from '../progress.js';
+
+interface ProtocolArgs {
+  plan: string;
+  /** S3 settings from the command line; they add to (and win over) the plan's. */
+  s3: Record<string, string> | undefined;
+  quiet: boolean;
+}
+
+export async function runTaskCommand(args: ProtocolArgs & { index: number | string | undefined }): Promise<void> {
+  const plan = await readPlan(args.plan, args.s3);
+  const task = taskAt(plan, args.index);
+  const s3 = { ...plan.s3, ...args.s3 };
+  const say = (line: string) => void (args.quiet || process.stderr.write(line + '\n'));
+  say(`task ${task.index} of ${plan.tasks.length} (${task.id}, plan ${plan.id}): ${task.inputFiles} file(s), ${formatBytes(task.inputBytes)}`);
+  const receipt = await runTask(plan, task, {
+    source: resolveSource(plan.source, s3),
+    target: resolveTarget(plan.target, s3),
+    onProgress: (p) => say(`  ${p.file}: ${p.rows.toLocaleString('en-US')} rows`),
+  });
+  const s = receipt.result.stats;
+  say(`task ${task.id} done: ${s.rowsIn.toLocaleString('en-US')} rows in, ${s.rowsOut.toLocaleString('en-US')} out, ${receipt.result.staged.length} file(s) staged`);
+}
+
+export async function commitCommand(args: ProtocolArgs & { lock?: LockOptions }): Promise<void> {
+  const plan = await readPlan(args.plan, args.s3);
+  const s3 = { ...plan.s3, ...args.s3 };
+  const outcome = await commitPlan(plan, resolveTarget(plan.target, s3), {
+    ...(args.lock ? { lock: args.lock } : {}),
+    onLog: (line) => void (args.quiet || process.stderr.write(line + '\n')),
+  });
+  if (args.quiet) return;
+  const rows = outcome.results.reduce((n, r) => n + r.stats.rowsOut, 0);
+  const files = outcome.results.reduce((n, r) => n + r.staged.length, 0);
+  process.stdout.write(
+    outcome.results.length === 0
+      ? `plan ${plan.id} had nothing to do: ${plan.target} is unchanged\n`
+      : `committed plan ${plan.id} to ${plan.target}: ${outcome.results.length} table(s), ${files} file(s), ${rows.toLocaleString('en-US')} rows\n`,
+  );
+}
