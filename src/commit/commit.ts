@@ -22,11 +22,13 @@ export async function commitRun(
   runId: string,
   results: readonly TaskResult[],
   seenDumps: readonly string[],
+  onLog?: (line: string) => void,
 ): Promise<LakeState> {
   // someone committed since this run read the state: give up before touching anything visible
+  // (staging stays: if the winner is another commit of this very run, it may still be using it)
   if ((await target.readVersioned(STATE_PATH))?.version !== version) {
-    await target.removeTree(`${STAGING_DIR}/${runId}`).catch(() => undefined);
-    throw concurrent(target);
+    const winner = await readState(target).catch(() => undefined);
+    throw winner?.runId === runId ? sameRun(target, runId) : concurrent(target);
   }
   const moved: string[] = [];
   for (const r of results) {
@@ -62,15 +64,22 @@ export async function commitRun(
     const winner = await readState(target).catch(() => undefined);
     const live = new Set(Object.values(winner?.tables ?? {}).flatMap((t) => t.files.map((f) => f.path)));
     for (const path of moved) if (!live.has(path)) await target.remove(path).catch(() => undefined);
-    if (winner?.runId === runId) {
-      throw new HeaplakeError('CONCURRENT_COMMIT', `run ${runId} was committed to ${target.description} by another commit of the same plan; this one changed nothing`, { file: STATE_PATH });
-    }
+    if (winner?.runId === runId) throw sameRun(target, runId);
     await target.removeTree(`${STAGING_DIR}/${runId}`).catch(() => undefined);
     throw concurrent(target);
   }
-  for (const r of results) for (const path of r.obsolete) await target.remove(path);
-  await target.removeTree(`${STAGING_DIR}/${runId}`);
+  // committed: what follows is cleanup, which the next run finishes should it fail here
+  try {
+    for (const r of results) for (const path of r.obsolete) await target.remove(path);
+    await target.removeTree(`${STAGING_DIR}/${runId}`);
+  } catch (err) {
+    onLog?.(`warning: committed, but the cleanup stopped (${(err as Error).message}); the next run finishes it`);
+  }
   return next;
+}
+
+function sameRun(target: Target, runId: string): HeaplakeError {
+  return new HeaplakeError('CONCURRENT_COMMIT', `${runId} is already committed to ${target.description} (by another commit of the same plan); this one changed nothing`, { file: STATE_PATH });
 }
 
 function concurrent(target: Target): HeaplakeError {

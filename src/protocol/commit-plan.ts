@@ -40,7 +40,38 @@ export async function commitPlan(plan: PlanFile, target: Target, options: Commit
   const { state, version } = await readStateVersioned(target);
   await finishLastCommit(target, state);
   checkBase(plan, state);
-  const receipts = options.receipts ?? (await readReceipts(plan, target));
+  let results: TaskResult[];
+  let identity: IdentityReport | undefined;
+  try {
+    ({ results, identity } = await prepare(plan, target, state, options.receipts));
+  } catch (err) {
+    // another commit of this plan may have finished meanwhile (and cleaned staging up)
+    const now = await readStateVersioned(target).catch(() => undefined);
+    if (now?.state.runId === plan.id) checkBase(plan, now.state);
+    throw err;
+  }
+  if (results.length === 0) return { state, results, orphansRemoved: [], uploadsAborted: [] };
+  const commit = () => commitRun(target, state, version, plan.id, results, plan.dumps.map((d) => d.dumpId), options.onLog);
+  // a commit that fails (the store refusing the state, say) leaves staging as it is: the
+  // commit can be retried without running the tasks again
+  const next = (await target.hasCompareAndSwap()) ? await commit() : await withLock(target, plan.id, commit, options.lock);
+  // committed: failures from here on are warnings (the next commit cleans up again)
+  let orphansRemoved: string[] = [];
+  let uploadsAborted: string[] = [];
+  try {
+    orphansRemoved = await removeOrphans(target, next, results.map((r) => r.table));
+    if (orphansRemoved.length > 0) options.onLog?.(`removed ${orphansRemoved.length} file(s) left by earlier failed runs`);
+    uploadsAborted = (await target.abortStaleUploads?.(options.startedAt ?? new Date())) ?? [];
+    if (uploadsAborted.length > 0) options.onLog?.(`aborted ${uploadsAborted.length} unfinished upload(s) left by earlier failed runs`);
+  } catch (err) {
+    options.onLog?.(`warning: committed, but removing what earlier runs left stopped (${(err as Error).message}); the next commit tries again`);
+  }
+  return { state: next, results, ...(identity ? { identity } : {}), orphansRemoved, uploadsAborted };
+}
+
+/** The results to publish: the receipts' (every staged file checked) and the derived tables'. */
+async function prepare(plan: PlanFile, target: Target, state: LakeState, given: readonly Receipt[] | undefined): Promise<{ results: TaskResult[]; identity?: IdentityReport }> {
+  const receipts = given ?? (await readReceipts(plan, target));
   const results: TaskResult[] = receipts.map((r) => r.result);
   await checkStaged(target, results);
 
@@ -53,17 +84,7 @@ export async function commitPlan(plan: PlanFile, target: Target, options: Commit
     results.push(...derived.results);
     identity = derived.report;
   }
-
-  const commit = () => commitRun(target, state, version, plan.id, results, plan.dumps.map((d) => d.dumpId));
-  if (results.length === 0) return { state, results, orphansRemoved: [], uploadsAborted: [] };
-  // a commit that fails (the store refusing the state, say) leaves staging as it is: the
-  // commit can be retried without running the tasks again
-  const next = (await target.hasCompareAndSwap()) ? await commit() : await withLock(target, plan.id, commit, options.lock);
-  const orphansRemoved = await removeOrphans(target, next, results.map((r) => r.table));
-  if (orphansRemoved.length > 0) options.onLog?.(`removed ${orphansRemoved.length} file(s) left by earlier failed runs`);
-  const uploadsAborted = (await target.abortStaleUploads?.(options.startedAt ?? new Date())) ?? [];
-  if (uploadsAborted.length > 0) options.onLog?.(`aborted ${uploadsAborted.length} unfinished upload(s) left by earlier failed runs`);
-  return { state: next, results, ...(identity ? { identity } : {}), orphansRemoved, uploadsAborted };
+  return identity ? { results, identity } : { results };
 }
 
 /** Every file of every receipt is staged with its recorded size, or already at its final path. */
