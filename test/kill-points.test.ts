@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convert } from '../src/convert.js';
@@ -17,7 +17,7 @@ import { readParquetBytes } from '../src/sink/parquet.js';
 import { rowsAsJson } from '../src/columnar/json-rows.js';
 import { FIXTURES, ROOT } from './helpers/paths.js';
 import { faultyTarget, type KillPoint } from './helpers/faulty-target.js';
-import { fileHashes } from './helpers/lake.js';
+import { exportWith, fileHashes } from './helpers/lake.js';
 
 const EXPORT = join(FIXTURES, 'heap-export');
 const tmp = (what: string) => mkdtempSync(join(tmpdir(), `heaplake-kill-${what}-`));
@@ -41,11 +41,7 @@ const lakeFiles = fileHashes;
 
 async function setup() {
   // the lake before: dumps up to 860; the run under test applies 1200 and 1008461850
-  const partial = tmp('export');
-  cpSync(EXPORT, partial, { recursive: true });
-  rmSync(join(partial, 'manifests'), { recursive: true });
-  mkdirSync(join(partial, 'manifests'));
-  for (const m of ['sync_852.json', 'sync_860.json']) cpSync(join(EXPORT, 'manifests', m), join(partial, 'manifests', m));
+  const partial = exportWith(EXPORT, ['sync_852.json', 'sync_860.json']);
   const before = tmp('before');
   await convert({ source: partial, target: before, resolveIdentities: true });
   const after = tmp('after');

@@ -7,13 +7,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convert, planFile } from '../src/convert.js';
 import { encodePlan } from '../src/protocol/plan-file.js';
 import { FIXTURES, ROOT } from './helpers/paths.js';
-import { fileHashes } from './helpers/lake.js';
+import { exportWith, fileHashes } from './helpers/lake.js';
 
 const EXPORT = join(FIXTURES, 'heap-export');
 const BIN = join(ROOT, 'dist/cli/bin.js');
@@ -22,11 +22,7 @@ const cli = (args: string[], env: Record<string, string> = {}) => spawnSync(proc
 
 /** A lake after dumps 852 and 860 (so the plan merges into existing tables), and its copy for convert. */
 async function twoLakes(): Promise<{ lake: string; reference: string; exportDir: string }> {
-  const partial = tmp('export');
-  cpSync(EXPORT, partial, { recursive: true });
-  rmSync(join(partial, 'manifests'), { recursive: true });
-  mkdirSync(join(partial, 'manifests'));
-  for (const m of ['sync_852.json', 'sync_860.json']) cpSync(join(EXPORT, 'manifests', m), join(partial, 'manifests', m));
+  const partial = exportWith(EXPORT, ['sync_852.json', 'sync_860.json']);
   const lake = tmp('lake');
   await convert({ source: partial, target: lake, resolveIdentities: true });
   const reference = tmp('reference');

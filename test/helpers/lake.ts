@@ -4,7 +4,8 @@
  * name), and a reference model of Heap's semantics built on avsc (an independent decoder)
  * with plain objects and Maps, to compare against.
  */
-import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { parquetReadObjects, asyncBufferFromFile } from 'hyparquet';
@@ -151,4 +152,14 @@ export function fileHashes(root: string): Record<string, string> {
   };
   walk(root, '');
   return out;
+}
+
+/** A copy of the export `dir` that holds only the given manifests (the dumps "so far"). */
+export function exportWith(dir: string, manifests: readonly string[]): string {
+  const partial = mkdtempSync(join(tmpdir(), 'heaplake-export-'));
+  cpSync(dir, partial, { recursive: true });
+  rmSync(join(partial, 'manifests'), { recursive: true });
+  mkdirSync(join(partial, 'manifests'));
+  for (const m of manifests) cpSync(join(dir, 'manifests', m), join(partial, 'manifests', m));
+  return partial;
 }
