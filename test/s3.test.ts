@@ -15,7 +15,7 @@ import { convert } from '../src/convert.js';
 import { s3Source } from '../src/source/s3-source.js';
 import { s3Target } from '../src/sink/s3-target.js';
 import { HeaplakeError } from '../src/errors.js';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { FIXTURES, ROOT } from './helpers/paths.js';
 import { canonicalRows, readLake } from './helpers/lake.js';
@@ -457,4 +457,38 @@ test('S11: credentials that expire during a run are refreshed; a store that reje
     await proxy.close();
   }
   assert.equal(await target.readText('_heaplake/state.json'), before);
+});
+
+test('the plan / run-task / commit protocol on S3: plan in the bucket, every task, commits racing; the same lake as a local run', async () => {
+  const bin = join(ROOT, 'dist/cli/bin.js');
+  // s3rver ignores conditional writes: the proxy answers them as S3 does, so commits race as on S3
+  const proxy = await startFaultProxy(s3.port, () => undefined, { enforceConditions: true });
+  // children run asynchronously: the proxy lives in this process's event loop
+  const cli = (args: string[], env: Record<string, string> = {}) =>
+    new Promise<{ status: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [bin, ...args, '--endpoint', proxy.endpoint], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      child.on('exit', (status) => resolve({ status, stderr }));
+    });
+  try {
+    const plan = 's3://lake/plans/protocol.json';
+    const p = await cli(['plan', '--source', 's3://heap-rs3-acme', '--target', 's3://lake/protocol', '--out', plan]);
+    assert.equal(p.status, 0, p.stderr);
+    const text = await s3Target('s3://lake/plans', { endpoint: s3.endpoint }).readText('protocol.json');
+    const tasks = JSON.parse(text!).tasks as unknown[];
+    assert.ok(tasks.length >= 4);
+    for (let i = 0; i < tasks.length; i++) {
+      const r = await cli(['run-task', '--plan', plan, '--quiet'], { JOB_COMPLETION_INDEX: String(i) });
+      assert.equal(r.status, 0, r.stderr);
+    }
+    const commits = await Promise.all([0, 1].map(() => cli(['commit', '--plan', plan, '--quiet'])));
+    assert.deepStrictEqual(commits.map((c) => c.status).sort(), [0, 4], commits.map((c) => c.stderr).join('\n'));
+    await assertSameAsLocal('lake', 'protocol/');
+    const again = await cli(['commit', '--plan', plan]);
+    assert.equal(again.status, 4);
+    assert.match(again.stderr, /already committed/);
+  } finally {
+    await proxy.close();
+  }
 });
