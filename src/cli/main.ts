@@ -12,7 +12,7 @@ import { inspectCommand } from './commands/inspect.js';
 import { catCommand } from './commands/cat.js';
 import { convertFileCommand } from './commands/convert-file.js';
 import { convertCommand, planCommand } from './commands/convert.js';
-import { commitCommand, runTaskCommand } from './commands/protocol.js';
+import { commitCommand, recipeCommand, runTaskCommand } from './commands/protocol.js';
 import { ENGINES, identityViews, type Engine } from '../identity/views.js';
 import { readState } from '../commit/state.js';
 import { verifyError, verifyLake } from '../commit/verify.js';
@@ -108,6 +108,25 @@ export async function main(argv: string[]): Promise<number> {
             .option('quiet', { type: 'boolean', default: false, describe: 'no summary' }),
         ),
       async (args) => run(() => commitCommand({ plan: args.plan, s3: s3Args(args), quiet: args.quiet, ...(args['break-lock'] ? { lock: { breakLock: true } } : {}) }))(),
+    )
+    .command(
+      'recipe <scheduler>',
+      'Print the scheduler definitions for a plan: a Kubernetes Indexed Job and commit Job (YAML), or AWS Batch job inputs (JSON)',
+      (y) =>
+        s3Options(
+          y
+            .positional('scheduler', { choices: ['kubernetes', 'aws-batch'] as const, demandOption: true, describe: 'the engine that runs the tasks' })
+            .option('plan', { type: 'string', demandOption: true, describe: 'the plan file, where the tasks will read it (s3://bucket/key)' })
+            .option('image', { type: 'string', demandOption: true, describe: 'the heaplake container image (deploy/Dockerfile)' })
+            .option('parallelism', { type: 'number', describe: 'tasks at once (default: all)' })
+            .option('memory', { type: 'number', describe: 'MiB per task container (default 4096)' })
+            .option('namespace', { type: 'string', describe: 'kubernetes: the namespace' })
+            .option('service-account', { type: 'string', describe: 'kubernetes: a service account with an IAM role (IRSA)' })
+            .option('secret', { type: 'string', describe: 'kubernetes: a secret holding AWS credentials as environment variables' })
+            .option('job-queue', { type: 'string', describe: 'aws-batch: the job queue' })
+            .option('job-role-arn', { type: 'string', describe: 'aws-batch: the role the containers run as' }),
+        ),
+      async (args) => run(() => recipeCommand({ ...args, scheduler: args.scheduler as 'kubernetes' | 'aws-batch', s3: s3Args(args) }))(),
     )
     .command(
       'verify',

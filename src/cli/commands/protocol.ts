@@ -5,6 +5,8 @@ import { commitPlan } from '../../protocol/commit-plan.js';
 import { resolveSource, resolveTarget } from '../../convert.js';
 import type { LockOptions } from '../../commit/lock.js';
 import { formatBytes } from '../progress.js';
+import { UsageError } from '../../errors.js';
+import { batchJobs, kubernetesManifests } from '../../protocol/recipes.js';
 
 interface ProtocolArgs {
   plan: string;
@@ -43,4 +45,43 @@ export async function commitCommand(args: ProtocolArgs & { lock?: LockOptions })
       ? `plan ${plan.id} had nothing to do: ${plan.target} is unchanged\n`
       : `committed plan ${plan.id} to ${plan.target}: ${outcome.results.length} table(s), ${files} file(s), ${rows.toLocaleString('en-US')} rows\n`,
   );
+}
+
+export async function recipeCommand(args: {
+  scheduler: 'kubernetes' | 'aws-batch';
+  plan: string;
+  image: string;
+  s3: Record<string, string> | undefined;
+  parallelism?: number | undefined;
+  memory?: number | undefined;
+  namespace?: string | undefined;
+  'service-account'?: string | undefined;
+  secret?: string | undefined;
+  'job-queue'?: string | undefined;
+  'job-role-arn'?: string | undefined;
+}): Promise<void> {
+  const plan = await readPlan(args.plan, args.s3);
+  if (plan.tasks.length === 0) throw new UsageError('USAGE', `plan ${plan.id} has no tasks: nothing to schedule (the lake is up to date)`);
+  // the S3 settings given here are passed on to every command of the recipe
+  const extraArgs = Object.entries(args.s3 ?? {}).flatMap(([k, v]) => [`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, v]);
+  const common = {
+    planUri: args.plan,
+    image: args.image,
+    ...(extraArgs.length > 0 ? { extraArgs } : {}),
+    ...(args.parallelism === undefined ? {} : { parallelism: args.parallelism }),
+    ...(args.memory === undefined ? {} : { memoryMiB: args.memory }),
+  };
+  if (args.scheduler === 'kubernetes') {
+    process.stdout.write(
+      kubernetesManifests(plan, {
+        ...common,
+        ...(args.namespace ? { namespace: args.namespace } : {}),
+        ...(args['service-account'] ? { serviceAccount: args['service-account'] } : {}),
+        ...(args.secret ? { secret: args.secret } : {}),
+      }),
+    );
+    return;
+  }
+  if (!args['job-queue']) throw new UsageError('USAGE', 'aws-batch needs --job-queue');
+  process.stdout.write(JSON.stringify(batchJobs(plan, { ...common, jobQueue: args['job-queue'], ...(args['job-role-arn'] ? { jobRoleArn: args['job-role-arn'] } : {}) }), null, 2) + '\n');
 }
