@@ -1,0 +1,239 @@
+/**
+ * The benchmark suite: heaplake against the other ways of turning a Heap export into Parquet,
+ * on the same generated exports, in the same run, alternating contenders so machine drift hits
+ * all alike.
+ *
+ *   npm run bench:install          # the peers (nodejs-polars, @dsnp/parquetjs) into bench/peers/
+ *   npm run bench [-- --sizes 100000,1000000,10000000 --codecs snappy,deflate --runs 3
+ *                     --contenders heaplake,polars --budget 900]
+ *
+ * Each contender runs in a fresh process; its peak memory is the larger of the process's own
+ * peak RSS and the sampled RSS of its whole process tree (worker processes included). Every
+ * Parquet file a contender writes is read back (hyparquet's footer reader) and its rows counted;
+ * a run whose rows differ from what the export holds is void. A contender whose previous size
+ * predicts more than --budget seconds per run is skipped at the next size, and says so.
+ * Results: bench/results/suite-<date>.{json,md,svg}, with the Node version, CPUs and date.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { parquetMetadata } from 'hyparquet';
+import { CONTENDERS, type Contender } from './contenders.js';
+import { benchExportDir, ensureBenchExport, type BenchMeta } from '../scripts/gen-bench-export.js';
+import { svgChart } from './chart.js';
+
+const ROOT = join(import.meta.dirname, '..');
+const { values: args } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '100000,1000000,10000000' },
+    codecs: { type: 'string', default: 'snappy,deflate' },
+    runs: { type: 'string', default: '3' },
+    contenders: { type: 'string' },
+    budget: { type: 'string', default: '900' },
+    out: { type: 'string' },
+  },
+});
+const sizes = args.sizes!.split(',').map(Number);
+const codecs = args.codecs!.split(',');
+const runs = Number(args.runs);
+const budget = Number(args.budget);
+const chosen = args.contenders ? CONTENDERS.filter((c) => args.contenders!.split(',').includes(c.name)) : CONTENDERS;
+if (!existsSync(join(ROOT, 'bench/peers/node_modules/nodejs-polars')) && chosen.some((c) => c.name.startsWith('polars') || c.name.includes('parquetjs'))) {
+  throw new Error('the peers are not installed: npm run bench:install');
+}
+
+interface Run {
+  seconds: number;
+  wallSeconds: number;
+  peakRssBytes: number;
+  outputBytes: number;
+  rows: number;
+  error?: string;
+}
+
+interface Figure {
+  contender: string;
+  size: number;
+  codec: string;
+  runs: Run[];
+  skipped?: string;
+  medianSeconds?: number;
+  rowsPerSecond?: number;
+  inputMBps?: number;
+  peakRssMiB?: number;
+  outputBytes?: number;
+  /** rows/s over heaplake's rows/s in the same size and codec. */
+  ratioToHeaplake?: number;
+}
+
+/** Sum of VmRSS over a process and its descendants (Linux /proc), in bytes. */
+function treeRss(pid: number): number {
+  let total = 0;
+  const visit = (p: number) => {
+    try {
+      const status = readFileSync(`/proc/${p}/status`, 'utf8');
+      total += Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+      for (const task of readdirSync(`/proc/${p}/task`)) {
+        const children = readFileSync(`/proc/${p}/task/${task}/children`, 'utf8').trim();
+        if (children) for (const c of children.split(/\s+/)) visit(Number(c));
+      }
+    } catch {
+      // the process ended while we looked
+    }
+  };
+  visit(pid);
+  return total;
+}
+
+function parquetFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((p) => p.endsWith('.parquet') && !p.startsWith('_heaplake'))
+    .map((p) => join(dir, p));
+}
+
+function runOnce(c: Contender, input: string, expected: number): Promise<Run> {
+  const scratch = mkdtempSync(join(tmpdir(), 'heaplake-bench-'));
+  const output = join(scratch, 'out');
+  const started = performance.now();
+  return new Promise<Run>((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/run-contender.ts'), c.name, input, output], {
+      cwd: ROOT,
+      env: { ...process.env, ...c.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    let sampled = 0;
+    const timer = setInterval(() => (sampled = Math.max(sampled, treeRss(child.pid!))), 50);
+    child.on('exit', (code) => {
+      clearInterval(timer);
+      const wallSeconds = (performance.now() - started) / 1000;
+      const fail = (error: string): Run => ({ seconds: NaN, wallSeconds, peakRssBytes: sampled, outputBytes: 0, rows: 0, error });
+      try {
+        if (code !== 0) return resolve(fail(`exit ${code}: ${err.trim().split('\n').slice(-3).join(' / ')}`));
+        const r = JSON.parse(out.trim().split('\n').pop()!) as { rows: number; rowsRead: number; seconds: number; maxRssBytes: number };
+        let rows = 0;
+        let outputBytes = 0;
+        for (const f of parquetFiles(output)) {
+          const bytes = readFileSync(f);
+          outputBytes += bytes.length;
+          rows += Number(parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) as ArrayBuffer).num_rows);
+        }
+        const run: Run = { seconds: r.seconds, wallSeconds, peakRssBytes: Math.max(sampled, r.maxRssBytes), outputBytes, rows };
+        if (c.writes && (rows !== expected || r.rows !== expected)) return resolve({ ...run, error: `read back ${rows} rows (the contender says ${r.rows}); the export holds ${expected}: void` });
+        resolve(run);
+      } finally {
+        rmSync(scratch, { recursive: true, force: true });
+      }
+    });
+  });
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+// the heaplake contenders run the built package: build it from the current source first
+const build = spawnSync('npm', ['run', 'build'], { cwd: ROOT, encoding: 'utf8' });
+if (build.status !== 0) throw new Error(`npm run build failed: ${build.stderr}`);
+
+const figures: Figure[] = [];
+const log = (line: string) => process.stderr.write(line + '\n');
+const lastRate = new Map<string, number>(); // contender → rows/s at the last size
+for (const size of sizes) {
+  for (const codec of codecs) {
+    const dir = benchExportDir(ROOT, size, codec);
+    if (!existsSync(join(dir, 'bench-meta.json'))) log(`generating ${dir} (cached for later runs)…`);
+    const meta: BenchMeta = await ensureBenchExport(dir, size, codec, log);
+    const rowsIn = Object.values(meta.tables).reduce((n, t) => n + t.rowsIn, 0);
+    const distinct = Object.values(meta.tables).reduce((n, t) => n + t.distinctKeys, 0);
+    const row = chosen.map((c): Figure => {
+      const rate = lastRate.get(c.name);
+      const estimate = rate ? rowsIn / rate : 0;
+      return estimate > budget ? { contender: c.name, size, codec, runs: [], skipped: `estimated ${estimate.toFixed(0)} s per run from the previous size (budget ${budget} s)` } : { contender: c.name, size, codec, runs: [] };
+    });
+    for (let r = 0; r < runs; r++) {
+      // rotate the order each round, so no contender always runs first (or last)
+      for (let k = 0; k < chosen.length; k++) {
+        const i = (k + r) % chosen.length;
+        const c = chosen[i]!;
+        if (row[i]!.skipped) continue;
+        const run = await runOnce(c, dir, c.dedupes ? distinct : rowsIn);
+        row[i]!.runs.push(run);
+        log(`${size} ${codec} run ${r + 1}/${runs} ${c.name}: ${run.error ?? `${run.seconds.toFixed(2)} s, ${(run.peakRssBytes / 2 ** 20).toFixed(0)} MiB peak`}`);
+      }
+    }
+    for (const f of row) {
+      const ok = f.runs.filter((x) => !x.error);
+      if (ok.length === 0) continue;
+      f.medianSeconds = median(ok.map((x) => x.seconds));
+      f.rowsPerSecond = rowsIn / f.medianSeconds;
+      f.inputMBps = meta.bytes / 1e6 / f.medianSeconds;
+      f.peakRssMiB = Math.max(...ok.map((x) => x.peakRssBytes)) / 2 ** 20;
+      f.outputBytes = ok[0]!.outputBytes;
+      lastRate.set(f.contender, f.rowsPerSecond);
+    }
+    const base = row.find((f) => f.contender === 'heaplake')?.rowsPerSecond;
+    for (const f of row) if (base && f.rowsPerSecond) f.ratioToHeaplake = f.rowsPerSecond / base;
+    figures.push(...row);
+  }
+}
+
+const date = new Date().toISOString().slice(0, 10);
+const machine = { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', date, platform: `${process.platform} ${process.arch}` };
+const resultsDir = join(ROOT, 'bench', 'results');
+mkdirSync(resultsDir, { recursive: true });
+const base = args.out ?? join(resultsDir, `suite-${date}`);
+writeFileSync(`${base}.json`, JSON.stringify({ machine, args, contenders: chosen.map((c) => ({ name: c.name, description: c.description })), figures }, null, 2) + '\n');
+writeFileSync(`${base}.md`, markdown());
+writeFileSync(`${base}.svg`, svgChart(figures, machine));
+log(`wrote ${base}.{json,md,svg}`);
+process.stdout.write(markdown());
+
+function markdown(): string {
+  const fmt = (n: number | undefined, digits = 0) => (n === undefined ? '–' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+  const lines = [
+    `# heaplake benchmark suite, ${date}`,
+    '',
+    `Node ${machine.node}, ${machine.cpus} CPU(s) (${machine.cpu}), ${machine.platform}. Median of ${runs} run(s) per contender, alternating; rows/s count every input row (both tables). Peak RSS includes worker processes.`,
+    '',
+    '| size | codec | contender | seconds | rows/s | input MB/s | peak RSS MiB | output MB | × heaplake |',
+    '|---:|---|---|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const f of figures) {
+    const errors = f.runs.filter((r) => r.error).map((r) => r.error);
+    const note = f.skipped ? `skipped: ${f.skipped}` : errors.length ? `${errors.length} void run(s): ${errors[0]}` : '';
+    lines.push(
+      `| ${f.size.toLocaleString('en-US')} | ${f.codec} | ${f.contender} | ${fmt(f.medianSeconds, 2)} | ${fmt(f.rowsPerSecond)} | ${fmt(f.inputMBps, 1)} | ${fmt(f.peakRssMiB)} | ${f.outputBytes ? fmt(f.outputBytes / 1e6, 1) : '–'} | ${fmt(f.ratioToHeaplake, 2)}${note ? ` ${note}` : ''} |`,
+    );
+  }
+  lines.push('', '## Targets (issue 5)', '');
+  const get = (name: string, size: number, codec: string) => figures.find((f) => f.contender === name && f.size === size && f.codec === codec);
+  for (const size of sizes) {
+    for (const codec of codecs) {
+      const h = get('heaplake', size, codec);
+      const h1 = get('heaplake-1core', size, codec);
+      const p1 = get('polars-1core', size, codec);
+      const pj = get('avsc-parquetjs', size, codec);
+      const fl = get('floor-decompress', size, codec);
+      const r = (a?: Figure, b?: Figure) => (a?.rowsPerSecond && b?.rowsPerSecond ? a.rowsPerSecond / b.rowsPerSecond : undefined);
+      const parts = [
+        `one core vs polars-1core ${fmt(r(h1, p1), 2)}× (≥ 1.0)`,
+        `vs avsc-parquetjs ${fmt(r(h, pj), 1)}× (≥ 10)`,
+        `decompress floor is ${fmt(r(fl, h1), 2)}× heaplake-1core (≤ 3)`,
+        `2 cores over 1 ${fmt(r(h, h1), 2)}× (≥ 1.7)`,
+        `peak RSS ${fmt(h?.peakRssMiB)} MiB (≤ 512)`,
+      ];
+      lines.push(`- ${size.toLocaleString('en-US')} ${codec}: ${parts.join('; ')}`);
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+
