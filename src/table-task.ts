@@ -112,9 +112,18 @@ function column(batch: RecordBatch, name: string): Data | undefined {
   return i < 0 ? undefined : batch.data.children[i];
 }
 
+const dayNames = new Map<number, string>();
+
 function dayPartition(micros: number): string {
   if (Number.isNaN(micros)) return NULL_PARTITION;
-  return 'dt=' + new Date(Math.floor(micros / DAY_MICROS) * 86_400_000).toISOString().slice(0, 10);
+  // one Date per day, not per row
+  const day = Math.floor(micros / DAY_MICROS);
+  let name = dayNames.get(day);
+  if (name === undefined) {
+    if (dayNames.size > 100_000) dayNames.clear();
+    dayNames.set(day, (name = 'dt=' + new Date(day * 86_400_000).toISOString().slice(0, 10)));
+  }
+  return name;
 }
 
 /** µs of a gathered Timestamp(µs) column, per row (NaN when null). */

@@ -77,36 +77,34 @@ export function gatherColumn(target: TypeSpec, sources: readonly (Data | undefin
 
   if (target === 'utf8' || target === 'binary') {
     const offsets = new Int32Array(n + 1);
-    const parts: Uint8Array[] = [];
-    let total = 0;
     const texts = sources.map((d, b) => (d && specs[b] !== 'utf8' && specs[b] !== 'binary' ? displayText(d.type) : undefined));
+    if (texts.some((t) => t !== undefined)) return gatherText(type, sources, texts, refs, offsets, valid);
+    // two passes over typed arrays, no object per value: the offsets first, then the bytes
+    const srcOffsets = sources.map((d) => d?.valueOffsets as Int32Array | undefined);
+    const srcBytes = sources.map((d) => d?.values as Uint8Array | undefined);
+    let total = 0;
     for (let i = 0; i < n; i++) {
       const b = refs.batch[i]!;
-      const r = refs.row[i]!;
       const d = sources[b];
+      const r = refs.row[i]!;
       if (d && isValid(d, r)) {
-        let value: Uint8Array;
-        const text = texts[b];
-        if (text) {
-          value = encoder.encode(text(d, r));
-        } else {
-          const o = d.valueOffsets as Int32Array;
-          const at = d.offset + r;
-          value = (d.values as Uint8Array).subarray(o[at]!, o[at + 1]!);
-        }
-        parts.push(value);
-        total += value.length;
+        const o = srcOffsets[b]!;
+        const at = d.offset + r;
+        total += o[at + 1]! - o[at]!;
         setValid(i);
-      } else {
-        nulls++;
-      }
+      } else nulls++;
       offsets[i + 1] = total;
     }
     const data = new Uint8Array(total);
-    let o = 0;
-    for (const p of parts) {
-      data.set(p, o);
-      o += p.length;
+    for (let i = 0; i < n; i++) {
+      const start = offsets[i]!;
+      const len = offsets[i + 1]! - start;
+      if (len === 0) continue;
+      const b = refs.batch[i]!;
+      const from = srcOffsets[b]![sources[b]!.offset + refs.row[i]!]!;
+      const src = srcBytes[b]!;
+      if (len <= 32) for (let k = 0; k < len; k++) data[start + k] = src[from + k]!;
+      else data.set(src.subarray(from, from + len), start);
     }
     return makeData({ type, length: n, nullCount: nulls, nullBitmap: nulls > 0 ? valid : undefined, valueOffsets: offsets, data } as never);
   }
@@ -142,6 +140,8 @@ export function gatherColumn(target: TypeSpec, sources: readonly (Data | undefin
     throw new Error(`no conversion from ${s} to ${target}`);
   });
   const srcBytes = sources.map((d) => (d && d.typeId !== Type.Null ? bytesOf(d) : undefined));
+  // 8-byte values move as two int32 halves when the source is 4-byte aligned (Arrow's are)
+  const src32 = srcBytes.map((u) => (u && width === 8 && u.byteOffset % 4 === 0 ? new Int32Array(u.buffer, u.byteOffset, u.byteLength >> 2) : undefined));
   for (let i = 0; i < n; i++) {
     const b = refs.batch[i]!;
     const r = refs.row[i]!;
@@ -153,8 +153,14 @@ export function gatherColumn(target: TypeSpec, sources: readonly (Data | undefin
     const at = d.offset + r;
     switch (modes[b]) {
       case 'copy': {
-        const src = srcBytes[b]!;
-        out.set(src.subarray(at * width, (at + 1) * width), i * width);
+        const s32 = src32[b];
+        if (s32) {
+          out32[i * 2] = s32[at * 2]!;
+          out32[i * 2 + 1] = s32[at * 2 + 1]!;
+        } else {
+          const src = srcBytes[b]!;
+          for (let k = 0; k < width; k++) out[i * width + k] = src[at * width + k]!;
+        }
         break;
       }
       case 'widen32': {
@@ -196,4 +202,38 @@ export function gatherColumn(target: TypeSpec, sources: readonly (Data | undefin
   const ArrayType = (type as unknown as { ArrayType: new (b: ArrayBuffer) => ArrayLike<unknown> }).ArrayType;
   const data = ArrayType === Uint8Array ? out : new ArrayType(out.buffer);
   return makeData({ type, length: n, nullCount: nulls, nullBitmap: nulls > 0 ? valid : undefined, data } as never);
+}
+
+/** Text columns fed by sources of other types (display text): the general, slower path. */
+function gatherText(type: ReturnType<typeof arrowType>, sources: readonly (Data | undefined)[], texts: readonly (((d: Data, r: number) => string) | undefined)[], refs: RowRefs, offsets: Int32Array, valid: Uint8Array): Data {
+  const n = refs.length;
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  let nulls = 0;
+  for (let i = 0; i < n; i++) {
+    const b = refs.batch[i]!;
+    const r = refs.row[i]!;
+    const d = sources[b];
+    if (d && isValid(d, r)) {
+      let value: Uint8Array;
+      const text = texts[b];
+      if (text) value = encoder.encode(text(d, r));
+      else {
+        const o = d.valueOffsets as Int32Array;
+        const at = d.offset + r;
+        value = (d.values as Uint8Array).subarray(o[at]!, o[at + 1]!);
+      }
+      parts.push(value);
+      total += value.length;
+      valid[i >> 3]! |= 1 << (i & 7);
+    } else nulls++;
+    offsets[i + 1] = total;
+  }
+  const data = new Uint8Array(total);
+  let o = 0;
+  for (const p of parts) {
+    data.set(p, o);
+    o += p.length;
+  }
+  return makeData({ type, length: n, nullCount: nulls, nullBitmap: nulls > 0 ? valid : undefined, valueOffsets: offsets, data } as never);
 }
