@@ -18,8 +18,8 @@ process.on('message', async (m: ToWorker) => {
       target: resolveTarget(m.plan.target, s3),
       ...(m.settings.limits ? { limits: m.settings.limits } : {}),
       ...(m.settings.batch ? { batch: m.settings.batch } : {}),
-      // the other cores run the other workers
-      parallelDecompression: false,
+      // the decompression thread stays on: the other workers often finish first (a small table)
+      // and leave their core to it
       onProgress: (p) => send({ type: 'progress', index: m.index, ...p }),
     });
     send({ type: 'done', index: m.index, receipt });
