@@ -53,10 +53,13 @@ export interface ConvertOptions extends PlanOptions {
   /** The commit lock used on stores without conditional writes (and local folders). */
   lock?: LockOptions;
   /**
-   * Worker processes for the tasks (the library's default is 1: tasks run in this process; the
-   * CLI's is the number of cores). Needs folder or s3:// source and target, not objects.
+   * Worker processes for the tasks, at most (the library's default is 1: tasks run in this
+   * process; the CLI's is the number of cores). Only tasks of 16 MiB of input or more count: with
+   * fewer than two such tasks, all run in this process. Needs folder or s3:// source and target.
    */
   workers?: number;
+  /** Tasks with less input than this (default 16 MiB) do not count towards starting workers. */
+  workerMinBytes?: number;
   /** Test hook: called after each task, before the commit (throw to simulate a crash). */
   afterTask?: (table: string) => void | Promise<void>;
 }
@@ -77,6 +80,8 @@ export interface RunReport {
   readonly skipped: readonly { table: string; reason: string }[];
   readonly ignoredKeys: readonly string[];
   readonly orphansRemoved: readonly string[];
+  /** Worker processes the tasks ran in (0: in this process). */
+  readonly workers: number;
   /** Unfinished multipart uploads of earlier failed runs that this run aborted (S3 targets). */
   readonly uploadsAborted: readonly string[];
   readonly warnings: readonly string[];
@@ -118,6 +123,7 @@ export async function convert(options: ConvertOptions): Promise<RunReport> {
     options.onProgress?.({ table: p.table, file: p.file, rows: p.rows, bytes: p.bytes, filesDone, filesTotal, bytesDone, bytesTotal });
   };
   let outcome: CommitOutcome | undefined;
+  let workersUsed = 0;
   if (!options.dryRun) {
     let receipts: Receipt[];
     try {
@@ -139,10 +145,14 @@ export async function convert(options: ConvertOptions): Promise<RunReport> {
 
   /** The tasks, in this process or in worker processes (the same receipts either way). */
   async function runTasks(): Promise<Receipt[]> {
-    const workers = options.workers ?? 1;
+    // a worker process costs a start-up and its own memory: worth it only for tasks big enough
+    // to overlap (measured: 100k rows in two workers took 5 s, in one process 3.8 s)
+    const sizable = plan.tasks.filter((t) => t.inputBytes >= (options.workerMinBytes ?? 16 * 1024 * 1024)).length;
+    const workers = Math.min(options.workers ?? 1, sizable);
     const forkable = typeof options.source === 'string' && typeof options.target === 'string' && !options.s3?.credentials && !options.afterTask;
-    if (workers > 1 && plan.tasks.length > 1 && forkable) {
+    if (workers > 1 && forkable) {
       const { credentials: _, ...s3 } = options.s3 ?? {};
+      workersUsed = Math.min(workers, plan.tasks.length);
       return runTasksInWorkers(plan, workers, { s3, ...(options.limits ? { limits: options.limits } : {}), ...(options.batch ? { batch: options.batch } : {}) }, onProgress);
     }
     const receipts: Receipt[] = [];
@@ -178,6 +188,7 @@ export async function convert(options: ConvertOptions): Promise<RunReport> {
     skipped: runPlan.skipped,
     ignoredKeys: runPlan.ignoredKeys,
     orphansRemoved: outcome?.orphansRemoved ?? [],
+    workers: workersUsed,
     uploadsAborted: outcome?.uploadsAborted ?? [],
     warnings: runPlan.warnings,
     ...(outcome?.identity ? { identity: outcome.identity } : {}),

@@ -157,8 +157,10 @@ test('--workers 2 gives the same lake as --workers 1 (and as the library in one 
   const two = tmp('w2');
   const inProcess = tmp('w0');
   assert.equal(cli(['convert', '--source', EXPORT, '--target', one, '--workers', '1', '--quiet']).status, 0);
-  const r = cli(['convert', '--source', EXPORT, '--target', two, '--workers', '2', '--report', join(two, '..', 'w2.json')]);
+  // the fixture's tables are small: --worker-min-mb 0 makes every task count, so workers start
+  const r = cli(['convert', '--source', EXPORT, '--target', two, '--workers', '2', '--worker-min-mb', '0', '--report', join(two, '..', 'w2.json')]);
   assert.equal(r.status, 0, r.stderr);
+  assert.equal(JSON.parse(readFileSync(join(two, '..', 'w2.json'), 'utf8')).workers, 2);
   await convert({ source: EXPORT, target: inProcess });
   assert.deepStrictEqual(lakeOf(two), lakeOf(one));
   assert.deepStrictEqual(lakeOf(inProcess), lakeOf(one));

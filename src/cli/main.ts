@@ -51,7 +51,8 @@ export async function main(argv: string[]): Promise<number> {
       'Convert a Heap Connect S3 export into a partitioned Parquet lake (only what is new since the last run)',
       (y) =>
         exportOptions(y)
-          .option('workers', { type: 'number', default: availableParallelism(), describe: 'worker processes for the tasks (default: the number of cores)' })
+          .option('workers', { type: 'number', default: availableParallelism(), describe: 'worker processes for the tasks, at most (default: the number of cores)' })
+          .option('worker-min-mb', { type: 'number', default: 16, describe: 'tasks with less input (MB) run in the main process; with fewer than two larger ones, no workers start' })
           .option('report', { type: 'string', describe: 'write the run report as JSON to this file' })
           .option('dry-run', { type: 'boolean', default: false, describe: 'plan and check, write nothing' })
           .option('break-lock', { type: 'boolean', default: false, describe: 'take the commit lock even if a run killed while committing left it (stores without conditional writes)' })
@@ -62,6 +63,7 @@ export async function main(argv: string[]): Promise<number> {
             ...(args['break-lock'] ? { lock: { breakLock: true } } : {}),
             ...exportArgs(args),
             workers: positive(args.workers, '--workers'),
+            workerMinBytes: Math.max(0, args['worker-min-mb']) * 1024 * 1024,
             dryRun: args['dry-run'],
             quiet: args.quiet,
             ...(args.report === undefined ? {} : { report: args.report }),
