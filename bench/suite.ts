@@ -228,7 +228,7 @@ function markdown(): string {
         `vs avsc-parquetjs ${fmt(r(h, pj), 1)}× (≥ 10)`,
         `decompress floor is ${fmt(r(fl, h1), 2)}× heaplake-1core (≤ 3)`,
         `2 cores over 1 ${fmt(r(h, h1), 2)}× (≥ 1.7)`,
-        `peak RSS ${fmt(h?.peakRssMiB)} MiB (≤ 512)`,
+        `peak RSS ${fmt(Math.max(...[h, h1].map((x) => x?.peakRssMiB ?? 0)) || undefined)} MiB (≤ 512)`,
       ];
       lines.push(`- ${size.toLocaleString('en-US')} ${codec}: ${parts.join('; ')}`);
     }
