@@ -62,6 +62,12 @@ test('convert s3:// → s3:// gives the same tables as the local run; a re-run c
   assert.deepStrictEqual(Object.values(lake).flatMap((t) => t.files).sort(), live.sort());
 });
 
+test('convert s3:// → s3:// in two worker processes: the same lake', async () => {
+  const report = await convert({ source: 's3://heap-rs3-acme', target: 's3://lake/workers', s3: { endpoint: s3.endpoint }, workers: 2, workerMinBytes: 0 });
+  assert.equal(report.workers, 2);
+  await assertSameAsLocal('lake', 'workers/');
+});
+
 test('an export copied to another bucket and prefix: warnings, not errors, and the same lake', async () => {
   const logs: string[] = [];
   const report = await convert({ source: 's3://copied-export/heap', target: 's3://lake/copied', s3: { endpoint: s3.endpoint }, onLog: (l) => logs.push(l) });
