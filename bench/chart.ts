@@ -1,6 +1,7 @@
 /**
  * An SVG chart of a suite run, for people: per size and codec, one bar per contender for rows/s
- * (left) and for peak memory (right), heaplake's bars in colour. Plain SVG, no library.
+ * (left) and for peak memory (right), heaplake's bars in orange, the floors in grey (their
+ * rows/s bars are clipped: they run many times faster than any converter). Plain SVG.
  */
 interface ChartFigure {
   contender: string;
@@ -31,7 +32,8 @@ export function svgChart(figures: readonly ChartFigure[], machine: { node: strin
   groups.forEach((g, gi) => {
     const [size, codec] = g.split('|');
     const rows = figures.filter((f) => `${f.size}|${f.codec}` === g);
-    const maxRate = Math.max(1, ...rows.map((f) => f.rowsPerSecond ?? 0));
+    // the floors run many times faster than any converter: scale to the converters, clip the floors
+    const maxRate = Math.max(1, ...rows.filter((f) => !f.contender.startsWith('floor')).map((f) => f.rowsPerSecond ?? 0)) * 1.15;
     const maxRss = Math.max(1, ...rows.map((f) => f.peakRssMiB ?? 0));
     const top = 50 + gi * groupH;
     out.push(`<text x="10" y="${top + 12}" font-weight="bold">${Number(size).toLocaleString('en-US')} rows, ${esc(codec!)}</text>`);
@@ -44,9 +46,10 @@ export function svgChart(figures: readonly ChartFigure[], machine: { node: strin
         out.push(`<text x="${labelW + 4}" y="${y + 10}" fill="#999">${f?.skipped ? 'skipped' : 'no figure'}</text>`);
         return;
       }
-      const w1 = (f.rowsPerSecond / maxRate) * (panelW - 70);
+      const w1 = (Math.min(f.rowsPerSecond, maxRate) / maxRate) * (panelW - 70);
       out.push(`<rect x="${labelW}" y="${y + 1}" width="${w1.toFixed(1)}" height="${barH - 3}" fill="${colour}"/>`);
-      out.push(`<text x="${labelW + w1 + 4}" y="${y + 10}">${Math.round(f.rowsPerSecond).toLocaleString('en-US')}</text>`);
+      const clipped = f.rowsPerSecond > maxRate ? ' ▸ (off the scale)' : '';
+      out.push(`<text x="${labelW + w1 + 4}" y="${y + 10}">${Math.round(f.rowsPerSecond).toLocaleString('en-US')}${clipped}</text>`);
       if (f.peakRssMiB !== undefined) {
         const x2 = labelW + panelW + 30;
         const w2 = (f.peakRssMiB / maxRss) * (panelW - 70);
