@@ -10,9 +10,11 @@ import { HeaplakeError } from './errors.js';
 import { DEFAULT_PARQUET_COMPRESSION, type BatchBounds, type ParquetCompression, type ReadLimits } from './defaults.js';
 import type { Source } from './source/source.js';
 import { localSource } from './source/local-source.js';
-import { s3Source, type S3SourceOptions } from './source/s3-source.js';
-import { roleArnOf } from './source/s3-client.js';
-import { s3Target, type S3TargetOptions } from './sink/s3-target.js';
+import type { S3SourceOptions } from './source/s3-source.js';
+import { roleArnOf } from './source/s3-uri.js';
+import { lazyS3Source } from './source/lazy-s3.js';
+import type { S3TargetOptions } from './sink/s3-target.js';
+import { lazyS3Target } from './sink/lazy-s3.js';
 import type { Target } from './sink/target.js';
 import { localTarget } from './sink/local-target.js';
 import { planRun, type PlanOptions, type RunPlan } from './manifest/plan.js';
@@ -92,12 +94,12 @@ export interface RunReport {
 /** A folder path or an `s3://bucket[/prefix]` URI (read with `s3`: region, endpoint, role…). */
 export function resolveSource(source: string | Source, s3?: S3SourceOptions): Source {
   if (typeof source !== 'string') return source;
-  return source.startsWith('s3://') ? s3Source(source, s3) : localSource(source);
+  return source.startsWith('s3://') ? lazyS3Source(source, s3) : localSource(source);
 }
 
 export function resolveTarget(target: string | Target, s3?: S3TargetOptions): Target {
   if (typeof target !== 'string') return target;
-  return target.startsWith('s3://') ? s3Target(target, s3) : localTarget(target);
+  return target.startsWith('s3://') ? lazyS3Target(target, s3) : localTarget(target);
 }
 
 export async function convert(options: ConvertOptions): Promise<RunReport> {

@@ -5,7 +5,8 @@
 import { basename, dirname, resolve } from 'node:path';
 import { HeaplakeError } from '../errors.js';
 import { localTarget } from '../sink/local-target.js';
-import { s3Target, type S3TargetOptions } from '../sink/s3-target.js';
+import type { S3TargetOptions } from '../sink/s3-target.js';
+import { lazyS3Target } from '../sink/lazy-s3.js';
 import type { Target } from '../sink/target.js';
 import { encodePlan, parsePlan, type PlanFile } from './plan-file.js';
 
@@ -13,7 +14,7 @@ function place(uri: string, s3?: S3TargetOptions): { target: Target; name: strin
   if (uri.startsWith('s3://')) {
     const slash = uri.lastIndexOf('/');
     if (slash < 's3://'.length) throw new HeaplakeError('USAGE', `a plan URI needs a key: ${uri}`);
-    return { target: s3Target(uri.slice(0, slash), s3), name: uri.slice(slash + 1) };
+    return { target: lazyS3Target(uri.slice(0, slash), s3), name: uri.slice(slash + 1) };
   }
   return { target: localTarget(dirname(resolve(uri))), name: basename(uri) };
 }
