@@ -13,7 +13,7 @@ import { Readable, Transform, pipeline as streamPipeline } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { basename, dirname, join } from 'node:path';
 import * as pw from 'parquet-wasm';
-import { RecordBatch, RecordBatchStreamWriter, Table, tableFromIPC, type Schema, Type, type Field, type DataType } from 'apache-arrow';
+import { RecordBatch, Table, tableFromIPC, tableToIPC, type Schema, Type, type Field, type DataType } from 'apache-arrow';
 import { HeaplakeError, SinkError, UnsupportedError } from '../errors.js';
 import { DEFAULT_PARQUET_COMPRESSION, DEFAULT_ROW_GROUP_ROWS, type ParquetCompression } from '../defaults.js';
 
@@ -67,33 +67,9 @@ function writerProperties(options: ParquetWriteOptions): pw.WriterProperties {
   return builder.build();
 }
 
-/**
- * The IPC bytes of a batch are assembled in this buffer, reused from batch to batch:
- * `tableToIPC` joins the message into fresh memory, and touching fresh memory costs more here
- * than the whole assembly (47 MB for 100k Heap rows: ~250 ms through tableToIPC, ~20 ms this
- * way). parquet-wasm copies the bytes into wasm memory before we reuse the buffer.
- */
-let ipcScratch = new Uint8Array(0);
-
-function ipcBytes(batch: RecordBatch): Uint8Array {
-  const writer = RecordBatchStreamWriter.writeAll(new Table([batch]));
-  const chunks = (writer as unknown as { _sink?: { _values?: unknown } })._sink?._values;
-  // the writer's chunk list is internal: should a new apache-arrow version move it, join as usual
-  if (!Array.isArray(chunks) || !chunks.every((c) => c instanceof Uint8Array)) return writer.toUint8Array(true);
-  let size = 0;
-  for (const c of chunks as Uint8Array[]) size += c.byteLength;
-  if (size > ipcScratch.length) ipcScratch = new Uint8Array(Math.max(size, Math.floor(ipcScratch.length * 1.5)));
-  let at = 0;
-  for (const c of chunks as Uint8Array[]) {
-    ipcScratch.set(c, at);
-    at += c.byteLength;
-  }
-  return ipcScratch.subarray(0, size);
-}
-
 /** Converts one Arrow JS batch into parquet-wasm's representation (through Arrow IPC). */
 function toWasmBatches(batch: RecordBatch): pw.RecordBatch[] {
-  const table = pw.Table.fromIPCStream(ipcBytes(batch));
+  const table = pw.Table.fromIPCStream(tableToIPC(new Table([batch]), 'stream'));
   try {
     return table.recordBatches(); // reference-counted copies: the table itself must be freed
   } finally {
