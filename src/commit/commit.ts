@@ -3,7 +3,7 @@
  * checks that nobody committed since the run began, moves the files to their final paths (new,
  * unique names: nothing live is overwritten), then writes the new state atomically and only if
  * it is still the version the run read — the commit point — then deletes the files it made
- * obsolete and what failed runs left behind. A crash before the state write leaves the old
+ * obsolete (staging and what failed runs left behind go with removeOrphans, right after). A crash before the state write leaves the old
  * state in force (the moved files are orphans the next commit removes); a crash after it
  * leaves only obsolete files, removed the same way. Readers that go through the state never
  * see a mix. Cleanup happens only after a commit, never at the start of a run, so a run
@@ -71,7 +71,6 @@ export async function commitRun(
   // committed: what follows is cleanup, which the next run finishes should it fail here
   try {
     for (const r of results) for (const path of r.obsolete) await target.remove(path);
-    await target.removeTree(`${STAGING_DIR}/${runId}`);
   } catch (err) {
     onLog?.(`warning: committed, but the cleanup stopped (${(err as Error).message}); the next run finishes it`);
   }
