@@ -19,7 +19,6 @@ import type { Target } from './sink/target.js';
 import { localTarget } from './sink/local-target.js';
 import { planRun, type PlanOptions, type RunPlan } from './manifest/plan.js';
 import { readState } from './commit/state.js';
-import { finishLastCommit } from './commit/commit.js';
 import type { IdentityReport } from './identity/resolve.js';
 import type { LockOptions } from './commit/lock.js';
 import type { TableStats } from './table-task.js';
@@ -108,8 +107,6 @@ export async function convert(options: ConvertOptions): Promise<RunReport> {
   const source = resolveSource(options.source, s3With(options));
   const target = resolveTarget(options.target, options.s3);
   const state = await readState(target);
-  // a commit that died while cleaning up after itself: finish the job
-  if (!options.dryRun) await finishLastCommit(target, state);
   const runPlan = await planRun(source, state, options);
   for (const w of runPlan.warnings) options.onLog?.(`warning: ${w}`);
   for (const s of runPlan.skipped) options.onLog?.(`${s.table}: ${s.reason}`);
