@@ -84,6 +84,17 @@ function avscRecords(path: string, onSchema?: (schema: avro.Schema) => void): As
   return decoder as unknown as AsyncIterable<Record<string, unknown>>;
 }
 
+/** A file's writer fields (known once avsc has read its header) and its records. */
+async function avscFile(path: string): Promise<{ fields: AvroField[]; records: AsyncIterable<Record<string, unknown>> }> {
+  let fields: AvroField[] = [];
+  const iterator = avscRecords(path, (s) => (fields = (s as unknown as { fields: AvroField[] }).fields))[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  async function* records(): AsyncGenerator<Record<string, unknown>> {
+    for (let r = first; !r.done; r = await iterator.next()) yield r.value;
+  }
+  return { fields, records: records() };
+}
+
 interface AvroField {
   name: string;
   type: unknown;
@@ -115,10 +126,7 @@ const avscArrowParquetWasm: Contender = {
   async run(input, output) {
     let rows = 0;
     for (const f of avroFiles(input)) {
-      let fields: AvroField[] = [];
-      const records = avscRecords(f.path, (s) => (fields = (s as unknown as { fields: AvroField[] }).fields));
-      const iterator = records[Symbol.asyncIterator]();
-      const first = await iterator.next();
+      const { fields, records } = await avscFile(f.path);
       const schema = new Schema(fields.map((x) => new Field(x.name, arrowType(x.type), true)));
       const isLong = schema.fields.map((x) => x.type instanceof Int64);
       async function* batches(): AsyncGenerator<RecordBatch> {
@@ -131,8 +139,7 @@ const avscArrowParquetWasm: Contender = {
           n = 0;
           return batch;
         };
-        for (let r = first; !r.done; r = await iterator.next()) {
-          const rec = r.value;
+        for await (const rec of records) {
           for (let i = 0; i < fields.length; i++) {
             const v = rec[fields[i]!.name];
             // avsc gives logical-type longs (timestamps) as numbers; Arrow's Int64 wants BigInts
@@ -161,18 +168,14 @@ const avscParquetjs: Contender = {
     };
     let rows = 0;
     for (const f of avroFiles(input)) {
-      let fields: AvroField[] = [];
-      const records = avscRecords(f.path, (s) => (fields = (s as unknown as { fields: AvroField[] }).fields));
-      const iterator = records[Symbol.asyncIterator]();
-      const first = await iterator.next();
+      const { fields, records } = await avscFile(f.path);
       const typeOf = (type: unknown) => {
         const t = arrowType(type);
         return t instanceof Int64 ? 'INT64' : t instanceof Int32 ? 'INT32' : t instanceof Bool ? 'BOOLEAN' : t instanceof Float64 ? 'DOUBLE' : 'UTF8';
       };
       const schema = new parquet.ParquetSchema(Object.fromEntries(fields.map((x) => [x.name, { type: typeOf(x.type), optional: Array.isArray(x.type), compression: 'SNAPPY' }])));
       const writer = await parquet.ParquetWriter.openFile(schema, outputName(output, f));
-      for (let r = first; !r.done; r = await iterator.next()) {
-        const rec = r.value;
+      for await (const rec of records) {
         const row: Record<string, unknown> = {};
         for (const x of fields) if (rec[x.name] !== null) row[x.name] = rec[x.name];
         await writer.appendRow(row);
