@@ -13,13 +13,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convert } from '../src/convert.js';
 import { FIXTURES, ROOT } from './helpers/paths.js';
-import { exportWith, fileHashes } from './helpers/lake.js';
+import { exportWith, publishedFiles } from './helpers/lake.js';
 
 const EXPORT = join(FIXTURES, 'heap-export');
 const BIN = join(ROOT, 'dist/cli/bin.js');
 const tmp = (what: string) => mkdtempSync(join(tmpdir(), `heaplake-recipes-${what}-`));
 const heaplake = (args: string[], env: Record<string, string> = {}) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: ROOT, env: { ...process.env, ...env } });
-const lakeOf = (dir: string) => Object.fromEntries(Object.entries(fileHashes(dir)).filter(([k]) => !k.startsWith('_heaplake/staging/')));
+const lakeOf = publishedFiles;
 
 async function planned(): Promise<{ lake: string; reference: string; plan: string; tasks: number }> {
   const lake = tmp('lake');

@@ -154,6 +154,11 @@ export function fileHashes(root: string): Record<string, string> {
   return out;
 }
 
+/** fileHashes without the staging area: what a commit published (staging is scratch space). */
+export function publishedFiles(root: string): Record<string, string> {
+  return Object.fromEntries(Object.entries(fileHashes(root)).filter(([k]) => !k.startsWith('_heaplake/staging/')));
+}
+
 /** A copy of the export `dir` that holds only the given manifests (the dumps "so far"). */
 export function exportWith(dir: string, manifests: readonly string[]): string {
   const partial = mkdtempSync(join(tmpdir(), 'heaplake-export-'));
