@@ -7,7 +7,7 @@
  */
 import { resolve as resolvePath } from 'node:path';
 import { HeaplakeError } from './errors.js';
-import { DEFAULT_PARQUET_COMPRESSION, type BatchBounds, type ParquetCompression, type ReadLimits } from './defaults.js';
+import { DEFAULT_MAX_TASK_BYTES, DEFAULT_PARQUET_COMPRESSION, type BatchBounds, type ParquetCompression, type ReadLimits } from './defaults.js';
 import type { Source } from './source/source.js';
 import { localSource } from './source/local-source.js';
 import type { S3SourceOptions } from './source/s3-source.js';
@@ -22,7 +22,7 @@ import { readState } from './commit/state.js';
 import type { IdentityReport } from './identity/resolve.js';
 import type { LockOptions } from './commit/lock.js';
 import type { TableStats } from './table-task.js';
-import { makePlanFile, stagingOf, type PlanFile, type PlanOptions as ProtocolOptions, type PlanS3 } from './protocol/plan-file.js';
+import { makePlanFile, stagingOf, type PlanFile, type PlanTask, type PlanOptions as ProtocolOptions, type PlanS3 } from './protocol/plan-file.js';
 import { runTask, type Receipt } from './protocol/run-task.js';
 import { commitPlan, type CommitOutcome } from './protocol/commit-plan.js';
 import { runTasksInWorkers } from './protocol/worker-pool.js';
@@ -43,6 +43,14 @@ export interface ConvertOptions extends PlanOptions {
   parallelDecompression?: boolean;
   /** Most rows per Parquet file (default 1,000,000). */
   maxRowsPerFile?: number;
+  /**
+   * Most Avro input bytes per task (default 64 MiB): a table with more is split by key into
+   * buckets, read by map tasks and written by one reduce task per bucket, so memory stays
+   * bounded whatever the table's size. Each bucket is a file of its own in every partition.
+   */
+  maxTaskBytes?: number;
+  /** Map tasks: decoded bytes held before they are spilled (default 64 MiB). */
+  spillBytes?: number;
   /** Progress: a file was read. */
   onProgress?: (p: { table: string; file: string; rows: number; bytes: number; filesDone: number; filesTotal: number; bytesDone: number; bytesTotal: number }) => void;
   /** Lines worth telling a person (skipped tables, cleanup). */
@@ -77,7 +85,8 @@ export interface RunReport {
   /** Each dump's `property_definitions` pointer, as the manifest gives it (recorded, not read). */
   readonly propertyDefinitions: Readonly<Record<string, string>>;
   readonly tables: readonly TableStats[];
-  readonly planned: readonly { table: string; mode: string; dumps: string[]; files: number; bytes: number }[];
+  /** Per table: what the run applies, and the key buckets it is split into (1: one task). */
+  readonly planned: readonly { table: string; mode: string; dumps: string[]; files: number; bytes: number; buckets: number }[];
   readonly skipped: readonly { table: string; reason: string }[];
   readonly ignoredKeys: readonly string[];
   readonly orphansRemoved: readonly string[];
@@ -142,20 +151,27 @@ export async function convert(options: ConvertOptions): Promise<RunReport> {
     }
   }
 
-  /** The tasks, in this process or in worker processes (the same receipts either way). */
+  /** The tasks, stage by stage, in this process or in worker processes (the same receipts either way). */
   async function runTasks(): Promise<Receipt[]> {
+    const receipts: Receipt[] = [];
+    for (const stage of plan.stages) receipts.push(...(await runStage(stage.map((i) => plan.tasks[i]!))));
+    return receipts.sort((a, b) => a.index - b.index);
+  }
+
+  async function runStage(tasks: readonly PlanTask[]): Promise<Receipt[]> {
     // a worker process costs a start-up and its own memory: worth it only for tasks big enough
     // to overlap (bench suite, 100k rows: 5.3 s in two workers, 3.8 s in one process)
-    const sizable = plan.tasks.filter((t) => t.inputBytes >= (options.workerMinBytes ?? 16 * 1024 * 1024)).length;
+    const sizable = tasks.filter((t) => taskWeight(plan, t) >= (options.workerMinBytes ?? 16 * 1024 * 1024)).length;
     const workers = Math.min(options.workers ?? 1, sizable);
     const forkable = typeof options.source === 'string' && typeof options.target === 'string' && !options.s3?.credentials && !options.afterTask;
     if (workers > 1 && forkable) {
       const { credentials: _, ...s3 } = options.s3 ?? {};
-      workersUsed = Math.min(workers, plan.tasks.length);
-      return runTasksInWorkers(plan, workers, { s3, ...(options.limits ? { limits: options.limits } : {}), ...(options.batch ? { batch: options.batch } : {}) }, onProgress);
+      workersUsed = Math.max(workersUsed, Math.min(workers, tasks.length));
+      const settings = { s3, ...(options.limits ? { limits: options.limits } : {}), ...(options.batch ? { batch: options.batch } : {}), ...(options.spillBytes ? { spillBytes: options.spillBytes } : {}) };
+      return runTasksInWorkers(plan, tasks.map((t) => t.index), workers, settings, onProgress);
     }
     const receipts: Receipt[] = [];
-    for (const task of plan.tasks) {
+    for (const task of tasks) {
       receipts.push(
         await runTask(plan, task, {
           source,
@@ -164,6 +180,7 @@ export async function convert(options: ConvertOptions): Promise<RunReport> {
           ...(options.limits ? { limits: options.limits } : {}),
           ...(options.batch ? { batch: options.batch } : {}),
           ...(options.parallelDecompression === undefined ? {} : { parallelDecompression: options.parallelDecompression }),
+          ...(options.spillBytes ? { spillBytes: options.spillBytes } : {}),
           onProgress,
         }),
       );
@@ -183,7 +200,7 @@ export async function convert(options: ConvertOptions): Promise<RunReport> {
     dumps: plan.dumps.map((d) => d.dumpId),
     propertyDefinitions: Object.fromEntries(plan.dumps.flatMap((d) => (d.propertyDefinitions ? [[d.dumpId, d.propertyDefinitions]] : []))),
     tables: results.map((r) => r.stats),
-    planned: plan.tasks.map((t) => ({ table: t.table, mode: t.mode, dumps: t.dumps.map((d) => d.dumpId), files: t.inputFiles, bytes: t.inputBytes })),
+    planned: plannedTables(plan),
     skipped: runPlan.skipped,
     ignoredKeys: runPlan.ignoredKeys,
     orphansRemoved: outcome?.orphansRemoved ?? [],
@@ -192,6 +209,27 @@ export async function convert(options: ConvertOptions): Promise<RunReport> {
     warnings: runPlan.warnings,
     ...(outcome?.identity ? { identity: outcome.identity } : {}),
   };
+}
+
+/** A task's share of the work: its input, or for a reduce task its bucket's share of the table's. */
+function taskWeight(plan: PlanFile, task: PlanTask): number {
+  if (task.kind !== 'reduce') return task.inputBytes;
+  return task.maps!.reduce((n, i) => n + plan.tasks[i]!.inputBytes, 0) / task.buckets;
+}
+
+/** What the plan applies per table (a split table's map tasks summed). */
+function plannedTables(plan: PlanFile): RunReport['planned'] {
+  const tables = new Map<string, { table: string; mode: string; dumps: string[]; files: number; bytes: number; buckets: number }>();
+  for (const t of plan.tasks) {
+    let p = tables.get(t.table);
+    if (!p) tables.set(t.table, (p = { table: t.table, mode: t.mode, dumps: [], files: 0, bytes: 0, buckets: t.buckets }));
+    // a reduce task lists every dump of its table (without files), a map task its own
+    for (const d of t.dumps) if (!p.dumps.includes(d.dumpId)) p.dumps.push(d.dumpId);
+    p.dumps.sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
+    p.files += t.inputFiles;
+    p.bytes += t.inputBytes;
+  }
+  return [...tables.values()];
 }
 
 /** Where the plan says the run reads and writes (a folder as an absolute path). */
@@ -213,6 +251,7 @@ function planOptionsOf(options: ConvertOptions, runPlan: RunPlan): ProtocolOptio
     maxRowsPerFile: options.maxRowsPerFile ?? 1_000_000,
     startMicros: runPlan.startMicros ?? null,
     resolveIdentities: options.resolveIdentities ?? false,
+    maxTaskBytes: options.maxTaskBytes ?? DEFAULT_MAX_TASK_BYTES,
   };
 }
 

@@ -52,3 +52,10 @@ export type ParquetCompression = (typeof PARQUET_COMPRESSIONS)[number];
 export const DEFAULT_PARQUET_COMPRESSION: ParquetCompression = 'zstd';
 /** Rows per Parquet row group when streaming a file out. */
 export const DEFAULT_ROW_GROUP_ROWS = 128 * 1024;
+
+/**
+ * Most Avro input per task. A table with more is split by key into buckets of about this much
+ * input each (map tasks spill its rows by bucket, one reduce task per bucket), so a task's
+ * memory does not grow with the table. Each bucket is a file of its own in every partition.
+ */
+export const DEFAULT_MAX_TASK_BYTES = 64 * 1024 * 1024;

@@ -21,6 +21,8 @@ import { dedupe } from './dedupe/dedupe.js';
 import { KeyIndex } from './dedupe/key-index.js';
 import type { LongSlot } from './avro/varint.js';
 import { readParquetBytes } from './sink/parquet.js';
+import type { MapFile } from './shuffle/map-task.js';
+import { decodeSpill } from './shuffle/spill.js';
 import { STAGING_DIR, type LakeColumn, type LakeFile, type LakeState, type TableState } from './commit/state.js';
 
 export interface TaskContext {
@@ -44,6 +46,12 @@ export interface TaskContext {
   /** Most rows per output file (row groups are bounded by bytes inside it). */
   readonly maxRowsPerFile: number;
   readonly onProgress?: (p: { table: string; file: string; rows: number; bytes: number }) => void;
+  /**
+   * A reduce task: the table is split into `count` key buckets and this task does bucket
+   * `index`, reading the rows the map tasks spilled for it (not the Avro files) and only the
+   * lake files of its bucket. Counts of the input are the map tasks'.
+   */
+  readonly bucket?: { readonly index: number; readonly count: number; readonly spills: readonly string[]; readonly files: readonly MapFile[] };
 }
 
 export interface TableStats {
@@ -87,7 +95,7 @@ const DAY_MICROS = 86_400_000_000;
 const NULL_PARTITION = 'dt=__HIVE_DEFAULT_PARTITION__';
 
 /** Heap's timestamp columns get their Arrow type before merging (§3.3 of the spec). */
-function fileColumns(table: string, schema: Schema): { name: string; type: TypeSpec }[] {
+export function fileColumns(table: string, schema: Schema): { name: string; type: TypeSpec }[] {
   const micros = microsColumns(table);
   return schema.fields.map((f) => {
     let type = typeSpec(f.type, f.name);
@@ -98,7 +106,7 @@ function fileColumns(table: string, schema: Schema): { name: string; type: TypeS
 }
 
 /** A warning when a file's fields differ from the columns the manifest announces (§7.1.20). */
-function columnMismatch(dumpId: bigint, key: string, cols: readonly { name: string }[], announced: readonly string[]): string[] {
+export function columnMismatch(dumpId: bigint, key: string, cols: readonly { name: string }[], announced: readonly string[]): string[] {
   const inFile = new Set(cols.map((c) => c.name));
   const inManifest = new Set(announced);
   const extra = [...inFile].filter((c) => !inManifest.has(c));
@@ -214,7 +222,20 @@ export async function runTableTask(plan: TablePlan, ctx: TaskContext): Promise<T
   // once, and its schema taken from the same read
   const sources: SourceBatch[] = [];
   const appliedColumns: { name: string; type: TypeSpec }[][] = [];
-  for (let d = 0; d < plan.dumps.length; d++) {
+  const supersededColumns: { name: string; type: TypeSpec }[][] = [];
+  if (ctx.bucket) {
+    // a reduce task: the rows the map tasks sent to this bucket, in the same precedence order
+    const ordinal = new Map(plan.dumps.map((d, i) => [String(d.dumpId), i]));
+    for (const path of ctx.bucket.spills) {
+      for (const segment of decodeSpill(await ctx.target.readBytes(path), path)) {
+        const dump = ordinal.get(segment.dumpId);
+        if (dump === undefined) throw new HeaplakeError('PLAN', `spill file ${path} holds rows of dump ${segment.dumpId}, which the plan does not apply to ${table}`, { file: path });
+        for (const batch of segment.batches) sources.push({ batch, dump });
+      }
+    }
+    for (const f of ctx.bucket.files) (f.schemaOnly ? supersededColumns : appliedColumns).push(f.columns.map((c) => ({ ...c })));
+  }
+  for (let d = 0; d < (ctx.bucket ? 0 : plan.dumps.length); d++) {
     const dump = plan.dumps[d]!;
     for (const f of dump.files) {
       const reader = await openAvro(ctx.source.read(f.key, f.etag), readOptions(f.key, f.size));
@@ -231,8 +252,7 @@ export async function runTableTask(plan: TablePlan, ctx: TaskContext): Promise<T
 
   // 2. schemas: the lake's columns first (they never disappear), then every file of the run —
   // files of superseded dumps too (their headers only), so one run and many agree
-  const supersededColumns: { name: string; type: TypeSpec }[][] = [];
-  for (const dump of plan.superseded) {
+  for (const dump of ctx.bucket ? [] : plan.superseded) {
     for (const f of dump.files) {
       const reader = await openAvro(ctx.source.read(f.key, f.etag), readOptions(f.key, f.size));
       await reader.close();
@@ -301,7 +321,8 @@ export async function runTableTask(plan: TablePlan, ctx: TaskContext): Promise<T
     if (!list) incoming.set(p, (list = []));
     list.push(i);
   }
-  const oldFiles = previous?.files ?? [];
+  // a reduce task owns the lake files of its bucket only (the other buckets' tasks the rest)
+  const oldFiles = (previous?.files ?? []).filter((f) => !ctx.bucket || (f.bucket ?? 0) === ctx.bucket.index);
   const affected = new Set<string | null>(incoming.keys());
   if (plan.mode === 'merge') {
     for (const f of oldFiles) {
@@ -373,7 +394,7 @@ export async function runTableTask(plan: TablePlan, ctx: TaskContext): Promise<T
         ]),
       });
       staged.push({ from, to });
-      newFiles.push({ path: to, partition, rows: count, bytes, sha256 });
+      newFiles.push({ path: to, partition, rows: count, bytes, sha256, ...(ctx.bucket ? { bucket: ctx.bucket.index } : {}) });
       stats.rowsOut += count;
       stats.bytesOut += bytes;
     }
@@ -383,21 +404,29 @@ export async function runTableTask(plan: TablePlan, ctx: TaskContext): Promise<T
   stats.unparsedTimes = gatherStats.unparsedTimes;
   stats.unparsedExamples = gatherStats.unparsedExamples;
   stats.inexactDoubles = gatherStats.inexactDoubles;
-  if (stats.unparsedTimes > 0) stats.warnings.push(`${stats.unparsedTimes} "time" value(s) are not timestamps and were stored as null (e.g. ${JSON.stringify(stats.unparsedExamples[0])})`);
-  if (stats.inexactDoubles > 0) stats.warnings.push(`${stats.inexactDoubles} integer value(s) beyond 2^53 widened to inexact doubles`);
-  if (stats.nullKeys > 0) stats.warnings.push(`${stats.nullKeys} row(s) with a null "${plan.key}" kept without de-duplication`);
-  if (table === 'user_migrations' && stats.duplicates > 0) {
-    stats.warnings.push(`${stats.duplicates} from_user_id value(s) appear more than once in one delivery: the last mapping in file order wins`);
-  }
+  // a bucket's counts are summed with the other buckets' before they are worded (combine.ts)
+  if (!ctx.bucket) stats.warnings.push(...countWarnings(stats, plan.key));
   stats.seconds = (performance.now() - started) / 1000;
   const files = [...keptFiles, ...newFiles].sort((a, b) => (a.path < b.path ? -1 : 1));
   return {
     table,
-    state: { lastDumpId: String(plan.lastDumpId), key: plan.key ?? null, partitioned, columns, files },
+    state: { lastDumpId: String(plan.lastDumpId), key: plan.key ?? null, partitioned, columns, files, ...(ctx.bucket ? { buckets: ctx.bucket.count } : {}) },
     staged,
     obsolete,
     stats,
   };
+}
+
+/** The warnings a table's counts call for. */
+export function countWarnings(stats: TableStats, key: string | undefined): string[] {
+  const warnings: string[] = [];
+  if (stats.unparsedTimes > 0) warnings.push(`${stats.unparsedTimes} "time" value(s) are not timestamps and were stored as null (e.g. ${JSON.stringify(stats.unparsedExamples[0])})`);
+  if (stats.inexactDoubles > 0) warnings.push(`${stats.inexactDoubles} integer value(s) beyond 2^53 widened to inexact doubles`);
+  if (stats.nullKeys > 0) warnings.push(`${stats.nullKeys} row(s) with a null "${key}" kept without de-duplication`);
+  if (stats.table === 'user_migrations' && stats.duplicates > 0) {
+    warnings.push(`${stats.duplicates} from_user_id value(s) appear more than once in one delivery: the last mapping in file order wins`);
+  }
+  return warnings;
 }
 
 /** Output batches of at most 64 Ki rows, each column gathered and converted to the lake type. */

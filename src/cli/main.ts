@@ -7,7 +7,7 @@
 import yargs, { type Argv } from 'yargs';
 import { availableParallelism } from 'node:os';
 import { HeaplakeError, UsageError, type ErrorCode } from '../errors.js';
-import { PARQUET_COMPRESSIONS, DEFAULT_PARQUET_COMPRESSION, type ParquetCompression } from '../defaults.js';
+import { PARQUET_COMPRESSIONS, DEFAULT_PARQUET_COMPRESSION, DEFAULT_MAX_TASK_BYTES, type ParquetCompression } from '../defaults.js';
 import { inspectCommand } from './commands/inspect.js';
 import { catCommand } from './commands/cat.js';
 import { convertFileCommand } from './commands/convert-file.js';
@@ -87,6 +87,7 @@ export async function main(argv: string[]): Promise<number> {
           y
             .option('plan', { type: 'string', demandOption: true, describe: 'the plan file (a path or s3://bucket/key)' })
             .option('index', { type: 'number', describe: 'the task index (default: $JOB_COMPLETION_INDEX or $AWS_BATCH_JOB_ARRAY_INDEX)' })
+            .option('stage', { type: 'number', describe: "with a split table: the index counts this stage's tasks only (one scheduler job per stage)" })
             .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines' }),
         ),
       async (args) =>
@@ -94,6 +95,7 @@ export async function main(argv: string[]): Promise<number> {
           runTaskCommand({
             plan: args.plan,
             index: args.index ?? process.env['JOB_COMPLETION_INDEX'] ?? process.env['AWS_BATCH_JOB_ARRAY_INDEX'],
+            ...(args.stage === undefined ? {} : { stage: args.stage }),
             s3: s3Args(args),
             quiet: args.quiet,
           }),
@@ -227,7 +229,12 @@ function exportOptions<T>(y: Argv<T>) {
       .option('skip-late-dumps', { type: 'boolean', default: false, describe: 'leave out dumps that appear after a later dump was applied (by default they stop the run)' })
       .option('compression', { choices: PARQUET_COMPRESSIONS, default: DEFAULT_PARQUET_COMPRESSION, describe: 'Parquet compression codec' })
       .option('strict', { type: 'boolean', default: false, describe: 'an unparseable "time" value is an error instead of a null' })
-      .option('resolve-identities', { type: 'boolean', default: false, describe: 'also write user_identity and users_resolved (from user_migrations)' }),
+      .option('resolve-identities', { type: 'boolean', default: false, describe: 'also write user_identity and users_resolved (from user_migrations)' })
+      .option('max-task-mb', {
+        type: 'number',
+        default: DEFAULT_MAX_TASK_BYTES / (1024 * 1024),
+        describe: 'most Avro input per task: a bigger table is split by key into buckets (map and reduce tasks), so memory stays bounded',
+      }),
   );
 }
 
@@ -265,6 +272,7 @@ interface ExportArgs extends S3Args {
   compression: string;
   strict: boolean;
   'resolve-identities': boolean;
+  'max-task-mb': number;
 }
 
 function s3Args(args: S3Args): Record<string, string> | undefined {
@@ -286,11 +294,17 @@ function exportArgs(args: ExportArgs) {
     compression: args.compression as ParquetCompression,
     strict: args.strict,
     resolveIdentities: args['resolve-identities'],
+    maxTaskBytes: Math.round(positiveNumber(args['max-task-mb'], '--max-task-mb') * 1024 * 1024),
     ...(s3 ? { s3 } : {}),
     ...(args.tables ? { tables: args.tables.flatMap((t) => t.split(',')) } : {}),
     ...(args['exclude-tables'] ? { excludeTables: args['exclude-tables'].flatMap((t) => t.split(',')) } : {}),
     ...(args['start-date'] === undefined ? {} : { startDate: args['start-date'] }),
   };
+}
+
+function positiveNumber(n: number, flag: string): number {
+  if (!(n > 0) || !Number.isFinite(n)) throw new UsageError('USAGE', `${flag} must be a number above 0, got ${n}`);
+  return n;
 }
 
 function positive(n: number, flag: string): number {

@@ -26,6 +26,8 @@ export interface LakeFile {
   readonly bytes: number;
   /** SHA-256 of the file's bytes (hex), for `heaplake verify --deep` and task receipts. */
   readonly sha256?: string;
+  /** Tables split into key buckets: the bucket of every row of the file. */
+  readonly bucket?: number;
 }
 
 export interface TableState {
@@ -35,6 +37,11 @@ export interface TableState {
   readonly partitioned: boolean;
   readonly columns: readonly LakeColumn[];
   readonly files: readonly LakeFile[];
+  /**
+   * Key buckets (absent: 1). A table too big for one task is split by a hash of its key, and
+   * each file holds one bucket's rows; an incremental run keeps the table's bucket count.
+   */
+  readonly buckets?: number;
 }
 
 export interface LakeState {

@@ -17,6 +17,7 @@ import type { IdentityReport } from '../identity/resolve.js';
 import type { TaskResult } from '../table-task.js';
 import { checkBase, readReceipts, type Receipt } from './run-task.js';
 import type { PlanFile } from './plan-file.js';
+import { combineReceipts } from './combine.js';
 
 export interface CommitOptions {
   readonly lock?: LockOptions;
@@ -74,7 +75,7 @@ async function prepare(plan: PlanFile, target: Target, state: LakeState, given: 
   // receipts handed over by the process that just ran the tasks need no second look; receipts
   // read back (tasks run elsewhere, perhaps long ago) are checked against the staged files
   const receipts = given ?? (await readReceipts(plan, target));
-  const results: TaskResult[] = receipts.map((r) => r.result);
+  const results = combineReceipts(plan, receipts, state);
   if (!given) await checkStaged(target, results);
 
   let identity: IdentityReport | undefined;

@@ -1,5 +1,6 @@
 /**
- * One task of a plan: run the table task into the plan's staging area, then write its receipt
+ * One task of a plan: run the table task (or a split table's map or reduce task) into the
+ * plan's staging area, then write its receipt
  * (`_heaplake/staging/<plan>/receipts/<task>.json`: the files with their bytes, rows and
  * SHA-256, and the table's state as the commit will record it). The receipt is written last,
  * so its presence means the task is complete. Outputs have deterministic names and bytes: a
@@ -11,6 +12,7 @@ import type { Source } from '../source/source.js';
 import type { Target } from '../sink/target.js';
 import { readState, type LakeState } from '../commit/state.js';
 import { runTableTask, type TaskResult } from '../table-task.js';
+import { runMapTask, type MapResult } from '../shuffle/map-task.js';
 import { receiptPath, stagingOf, tablePlanOf, type PlanFile, type PlanTask } from './plan-file.js';
 
 export interface Receipt {
@@ -19,7 +21,10 @@ export interface Receipt {
   readonly plan: string;
   readonly task: string;
   readonly index: number;
-  readonly result: TaskResult;
+  /** A table or reduce task's result (a reduce task's is one bucket of its table). */
+  readonly result?: TaskResult;
+  /** A map task's spills and what it read. */
+  readonly map?: MapResult;
 }
 
 export interface RunTaskOptions {
@@ -30,16 +35,26 @@ export interface RunTaskOptions {
   readonly limits?: Partial<ReadLimits>;
   readonly batch?: Partial<BatchBounds>;
   readonly parallelDecompression?: boolean;
+  /** Map tasks: decoded bytes held before they are spilled. */
+  readonly spillBytes?: number;
   readonly onProgress?: (p: { table: string; file: string; rows: number; bytes: number }) => void;
 }
 
-/** The task at `index` (a number, or the text of an environment variable). */
-export function taskAt(plan: PlanFile, index: number | string | undefined): PlanTask {
-  const n = typeof index === 'string' ? Number(index) : index;
-  if (n === undefined || !Number.isInteger(n) || n < 0 || n >= plan.tasks.length) {
-    throw new HeaplakeError('PLAN', `task index ${JSON.stringify(index)} is not one of the plan's ${plan.tasks.length} task(s) (0 to ${plan.tasks.length - 1})`, {});
+/**
+ * The task at `index` (a number, or the text of an environment variable): an index into the
+ * plan's tasks, or with `stage` into that stage's tasks (one scheduler job per stage).
+ */
+export function taskAt(plan: PlanFile, index: number | string | undefined, stage?: number): PlanTask {
+  const n = typeof index === 'string' && index.trim() !== '' ? Number(index) : index;
+  if (stage !== undefined && (!Number.isInteger(stage) || stage < 1 || stage > plan.stages.length)) {
+    throw new HeaplakeError('PLAN', `stage ${stage} is not one of the plan's ${plan.stages.length} stage(s)`, {});
   }
-  return plan.tasks[n]!;
+  const indices = stage === undefined ? plan.tasks.map((t) => t.index) : plan.stages[stage - 1]!;
+  const what = stage === undefined ? "the plan's" : `stage ${stage}'s`;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n >= indices.length) {
+    throw new HeaplakeError('PLAN', `task index ${JSON.stringify(index)} is not one of ${what} ${indices.length} task(s) (0 to ${indices.length - 1})`, {});
+  }
+  return plan.tasks[indices[n]!]!;
 }
 
 /** Refuses to work for a plan made against another state of the lake. */
@@ -59,7 +74,46 @@ export function checkBase(plan: PlanFile, state: LakeState): void {
 export async function runTask(plan: PlanFile, task: PlanTask, options: RunTaskOptions): Promise<Receipt> {
   const state = options.state ?? (await readState(options.target));
   if (!options.state) checkBase(plan, state);
-  const result = await runTableTask(tablePlanOf(task), {
+  const read = {
+    ...(options.limits ? { limits: options.limits } : {}),
+    ...(options.batch ? { batch: options.batch } : {}),
+    ...(options.parallelDecompression === undefined ? {} : { parallelDecompression: options.parallelDecompression }),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  };
+  let outcome: Pick<Receipt, 'result' | 'map'>;
+  if (task.kind === 'map') {
+    const map = await runMapTask(tablePlanOf(task), {
+      source: options.source,
+      target: options.target,
+      runId: plan.id,
+      fileTag: task.tag,
+      buckets: task.buckets,
+      ...(options.spillBytes ? { spillBytes: options.spillBytes } : {}),
+      ...read,
+    });
+    outcome = { map };
+  } else {
+    outcome = { result: await tableTask(plan, task, state, options, read) };
+  }
+  const receipt: Receipt = { format: 'heaplake-receipt', version: 1, plan: plan.id, task: task.id, index: task.index, ...outcome };
+  await options.target.writeAtomic(receiptPath(plan, task), new TextEncoder().encode(JSON.stringify(receipt, null, 2) + '\n'));
+  return receipt;
+}
+
+/** A whole table, or one bucket of a split table from its map tasks' spills. */
+async function tableTask(plan: PlanFile, task: PlanTask, state: LakeState, options: RunTaskOptions, read: object): Promise<TaskResult> {
+  let bucket;
+  if (task.kind === 'reduce') {
+    const maps = await readReceipts(plan, options.target, task.maps!.map((i) => plan.tasks[i]!), 'stage 1 of this table is not finished');
+    const k = task.bucket!;
+    bucket = {
+      index: k,
+      count: task.buckets,
+      spills: maps.flatMap((r) => r.map!.spills.filter((s) => s.bucket === k).map((s) => s.path)),
+      files: maps.flatMap((r) => r.map!.files),
+    };
+  }
+  return runTableTask(tablePlanOf(task), {
     source: options.source,
     target: options.target,
     state,
@@ -69,21 +123,16 @@ export async function runTask(plan: PlanFile, task: PlanTask, options: RunTaskOp
     strict: plan.options.strict,
     compression: plan.options.compression,
     maxRowsPerFile: plan.options.maxRowsPerFile,
-    ...(options.limits ? { limits: options.limits } : {}),
-    ...(options.batch ? { batch: options.batch } : {}),
-    ...(options.parallelDecompression === undefined ? {} : { parallelDecompression: options.parallelDecompression }),
-    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...read,
+    ...(bucket ? { bucket } : {}),
   });
-  const receipt: Receipt = { format: 'heaplake-receipt', version: 1, plan: plan.id, task: task.id, index: task.index, result };
-  await options.target.writeAtomic(receiptPath(plan, task), new TextEncoder().encode(JSON.stringify(receipt, null, 2) + '\n'));
-  return receipt;
 }
 
 /** The receipts of every task; a missing or foreign one is an error listing the task ids. */
-export async function readReceipts(plan: PlanFile, target: Target): Promise<Receipt[]> {
+export async function readReceipts(plan: PlanFile, target: Target, tasks: readonly PlanTask[] = plan.tasks, why = 'nothing was committed'): Promise<Receipt[]> {
   const receipts: Receipt[] = [];
   const missing: string[] = [];
-  for (const task of plan.tasks) {
+  for (const task of tasks) {
     const text = await target.readText(receiptPath(plan, task));
     if (text === undefined) {
       missing.push(task.id);
@@ -104,7 +153,7 @@ export async function readReceipts(plan: PlanFile, target: Target): Promise<Rece
     const list = missing.slice(0, 50).join(', ') + (missing.length > 50 ? `, and ${missing.length - 50} more` : '');
     throw new HeaplakeError(
       'PLAN',
-      `${missing.length} of the plan's ${plan.tasks.length} task(s) have no receipt in ${stagingOf(plan)}/receipts (not run, still running, or failed): ${list}; nothing was committed`,
+      `${missing.length} of ${tasks === plan.tasks ? "the plan's" : 'the'} ${tasks.length} task(s) have no receipt in ${stagingOf(plan)}/receipts (not run, still running, or failed): ${list}; ${why}`,
       {},
     );
   }

@@ -17,6 +17,7 @@ export interface WorkerSettings {
   readonly s3?: Omit<S3TargetOptions, 'credentials'>;
   readonly limits?: Partial<ReadLimits>;
   readonly batch?: Partial<BatchBounds>;
+  readonly spillBytes?: number;
 }
 
 export type ToWorker = { type: 'task'; plan: PlanFile; index: number; settings: WorkerSettings };
@@ -28,14 +29,16 @@ export type FromWorker =
 // the worker module sits beside this one: .ts when run from source (through tsx), .js when built
 const WORKER = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url));
 
+/** Runs the tasks at `indices` (one stage of the plan); their receipts come back in that order. */
 export async function runTasksInWorkers(
   plan: PlanFile,
+  indices: readonly number[],
   workers: number,
   settings: WorkerSettings,
   onProgress?: (p: { table: string; file: string; rows: number; bytes: number }) => void,
 ): Promise<Receipt[]> {
-  const receipts: (Receipt | undefined)[] = plan.tasks.map(() => undefined);
-  if (plan.tasks.length === 0) return [];
+  const receipts = new Map<number, Receipt>();
+  if (indices.length === 0) return [];
   const children: ChildProcess[] = [];
   let next = 0;
   try {
@@ -48,19 +51,19 @@ export async function runTasksInWorkers(
         reject(err);
       };
       const give = (child: ChildProcess) => {
-        if (failed || next >= plan.tasks.length) return;
-        const message: ToWorker = { type: 'task', plan, index: next++, settings };
+        if (failed || next >= indices.length) return;
+        const message: ToWorker = { type: 'task', plan, index: indices[next++]!, settings };
         child.send(message);
       };
-      const count = Math.max(1, Math.min(workers, plan.tasks.length));
+      const count = Math.max(1, Math.min(workers, indices.length));
       for (let w = 0; w < count; w++) {
         const child = fork(WORKER, [], { execArgv: WORKER.endsWith('.ts') ? ['--import', 'tsx'] : [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
         children.push(child);
         child.on('message', (m: FromWorker) => {
           if (m.type === 'progress') onProgress?.(m);
           else if (m.type === 'done') {
-            receipts[m.index] = m.receipt;
-            if (++done === plan.tasks.length) resolve();
+            receipts.set(m.index, m.receipt);
+            if (++done === indices.length) resolve();
             else give(child);
           } else {
             const e = m.error;
@@ -70,7 +73,7 @@ export async function runTasksInWorkers(
           }
         });
         child.on('exit', (code, signal) => {
-          if (done < plan.tasks.length) fail(new Error(`a worker process ended (${signal ?? `exit code ${code}`}) before the tasks were done`));
+          if (done < indices.length) fail(new Error(`a worker process ended (${signal ?? `exit code ${code}`}) before the tasks were done`));
         });
         give(child);
       }
@@ -78,5 +81,5 @@ export async function runTasksInWorkers(
   } finally {
     for (const child of children) if (child.exitCode === null) child.kill();
   }
-  return receipts as Receipt[];
+  return indices.map((i) => receipts.get(i)!);
 }

@@ -18,6 +18,7 @@ process.on('message', async (m: ToWorker) => {
       target: resolveTarget(m.plan.target, s3),
       ...(m.settings.limits ? { limits: m.settings.limits } : {}),
       ...(m.settings.batch ? { batch: m.settings.batch } : {}),
+      ...(m.settings.spillBytes ? { spillBytes: m.settings.spillBytes } : {}),
       // the decompression thread stays on: the other workers often finish first (a small table)
       // and leave their core to it
       onProgress: (p) => send({ type: 'progress', index: m.index, ...p }),

@@ -45,12 +45,20 @@ export async function planCommand(options: Omit<ConvertOptions, 'dryRun'> & { js
   if (plan.tasks.length === 0) lines.push('nothing to do: every table is up to date');
   for (const t of plan.tasks) {
     const from = t.previousDumpId === null ? 'new table' : `after dump ${t.previousDumpId}`;
-    lines.push(`  task ${t.index} ${t.table}: ${t.mode} (${from}) with dump(s) ${t.dumps.map((d) => d.dumpId).join(', ')}: ${t.inputFiles} file(s), ${formatBytes(t.inputBytes)}`);
+    const dumps = t.dumps.map((d) => d.dumpId).join(', ');
+    if (t.kind === 'table') lines.push(`  task ${t.index} ${t.table}: ${t.mode} (${from}) with dump(s) ${dumps}: ${t.inputFiles} file(s), ${formatBytes(t.inputBytes)}`);
+    else if (t.kind === 'map') lines.push(`  task ${t.index} ${t.id} (stage 1): dump(s) ${dumps}: ${t.inputFiles} file(s), ${formatBytes(t.inputBytes)} into ${t.buckets} key buckets`);
+    else lines.push(`  task ${t.index} ${t.id} (stage 2): ${t.mode} (${from}), bucket ${t.bucket} of ${t.buckets}`);
   }
   for (const s of plan.skipped) lines.push(`  ${s.table}: ${s.reason}`);
   if (plan.ignoredKeys.length > 0) lines.push(`ignored under manifests/: ${plan.ignoredKeys.join(', ')}`);
   for (const w of plan.warnings) lines.push(`warning: ${w}`);
-  if (options.out) lines.push(`wrote ${options.out}: run its ${plan.tasks.length} task(s) with "heaplake run-task --plan ${options.out} --index I", then "heaplake commit --plan ${options.out}"`);
+  if (options.out && plan.stages.length > 1) {
+    const [one, two] = plan.stages;
+    lines.push(
+      `wrote ${options.out}: run stage 1's ${one!.length} task(s) with "heaplake run-task --plan ${options.out} --stage 1 --index I", then stage 2's ${two!.length} with "--stage 2 --index I", then "heaplake commit --plan ${options.out}"`,
+    );
+  } else if (options.out) lines.push(`wrote ${options.out}: run its ${plan.tasks.length} task(s) with "heaplake run-task --plan ${options.out} --index I", then "heaplake commit --plan ${options.out}"`);
   process.stdout.write(lines.join('\n') + '\n');
 }
 
@@ -72,7 +80,7 @@ function summary(r: RunReport): string {
   const lines: string[] = [];
   if (r.dryRun) {
     lines.push(`dry run: nothing written. Would convert:`);
-    for (const t of r.planned) lines.push(`  ${t.table}: ${t.mode} with dump(s) ${t.dumps.join(', ')} (${t.files} file(s), ${formatBytes(t.bytes)})`);
+    for (const t of r.planned) lines.push(`  ${t.table}: ${t.mode} with dump(s) ${t.dumps.join(', ')} (${t.files} file(s), ${formatBytes(t.bytes)}${t.buckets > 1 ? `, split into ${t.buckets} key buckets` : ''})`);
     return lines.join('\n');
   }
   if (r.tables.length === 0) return `nothing to do: the lake at ${r.target} is up to date with ${r.source}`;

@@ -15,19 +15,24 @@ interface ProtocolArgs {
   quiet: boolean;
 }
 
-export async function runTaskCommand(args: ProtocolArgs & { index: number | string | undefined }): Promise<void> {
+export async function runTaskCommand(args: ProtocolArgs & { index: number | string | undefined; stage?: number }): Promise<void> {
   const plan = await readPlan(args.plan, args.s3);
-  const task = taskAt(plan, args.index);
+  const task = taskAt(plan, args.index, args.stage);
   const s3 = { ...plan.s3, ...args.s3 };
   const say = (line: string) => void (args.quiet || process.stderr.write(line + '\n'));
-  say(`task ${task.index} of ${plan.tasks.length} (${task.id}, plan ${plan.id}): ${task.inputFiles} file(s), ${formatBytes(task.inputBytes)}`);
+  say(`task ${task.index} of ${plan.tasks.length} (${task.id}, stage ${task.stage}, plan ${plan.id}): ${task.kind === 'reduce' ? `bucket ${task.bucket} of ${task.buckets}` : `${task.inputFiles} file(s), ${formatBytes(task.inputBytes)}`}`);
   const receipt = await runTask(plan, task, {
     source: resolveSource(plan.source, s3),
     target: resolveTarget(plan.target, s3),
     onProgress: (p) => say(`  ${p.file}: ${p.rows.toLocaleString('en-US')} rows`),
   });
-  const s = receipt.result.stats;
-  say(`task ${task.id} done: ${s.rowsIn.toLocaleString('en-US')} rows in, ${s.rowsOut.toLocaleString('en-US')} out, ${receipt.result.staged.length} file(s) staged`);
+  if (receipt.map) {
+    const m = receipt.map;
+    say(`task ${task.id} done: ${m.stats.rowsIn.toLocaleString('en-US')} rows in, ${m.spills.length} spill file(s) for ${task.buckets} bucket(s)`);
+  } else {
+    const s = receipt.result!.stats;
+    say(`task ${task.id} done: ${task.kind === 'table' ? `${s.rowsIn.toLocaleString('en-US')} rows in, ` : ''}${s.rowsOut.toLocaleString('en-US')} rows out, ${receipt.result!.staged.length} file(s) staged`);
+  }
 }
 
 export async function commitCommand(args: ProtocolArgs & { lock?: LockOptions }): Promise<void> {

@@ -1,0 +1,116 @@
+/**
+ * Key buckets: how a table too big for one task is split. Every row goes to bucket
+ * `hash(key) mod B`, so all copies of a key meet in one reduce task, which de-duplicates them
+ * (src/shuffle/map-task.ts sends the rows, src/table-task.ts reduces one bucket).
+ *
+ * The hash depends only on the key's value: an int32 or int64 key, and a text key (a key
+ * column widened to text by a type conflict) that spells a canonical decimal integer, land in
+ * the same bucket for the same number. Rows without a key (null, or a table without one) are
+ * spread in runs of rows: they are never de-duplicated, any bucket will do.
+ */
+import { type Data, Type } from 'apache-arrow';
+import { isValid } from '../columnar/gather.js';
+
+/** Buckets for a table of `inputBytes` when a task should read at most `maxTaskBytes`. */
+export function bucketCount(inputBytes: number, maxTaskBytes: number): number {
+  return Math.max(1, Math.ceil(inputBytes / Math.max(1, maxTaskBytes)));
+}
+
+/** Rows without a key go to buckets in runs of this many (any spread would do). */
+const KEYLESS_RUN = 4096;
+
+/** A 32-bit mix of a 64-bit value's halves (unlike KeyIndex's, so buckets do not cluster its slots). */
+function mix(lo: number, hi: number): number {
+  let h = Math.imul(lo ^ 0x2c1b3c6d, 0x297a2d39) + Math.imul(hi ^ 0x5bd1e995, 0x1b873593);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x2c1b3c6d);
+  h ^= h >>> 12;
+  h = Math.imul(h, 0x297a2d39);
+  h ^= h >>> 15;
+  return h >>> 0;
+}
+
+/** The high bits pick the bucket: uniform for any B, not only powers of two. */
+const scale = (h: number, buckets: number) => Math.floor((h * buckets) / 0x100000000);
+
+/** The bucket of a 64-bit key given as int32 halves. */
+export function bucketOfHalves(lo: number, hi: number, buckets: number): number {
+  return buckets === 1 ? 0 : scale(mix(lo, hi), buckets);
+}
+
+const TEN = 10n;
+
+/** A canonical decimal int64 ("0", "-12", not "012" or "+1") as halves, or undefined. */
+function decimalHalves(bytes: Uint8Array, start: number, end: number): [number, number] | undefined {
+  const len = end - start;
+  if (len === 0 || len > 20) return undefined;
+  const neg = bytes[start] === 0x2d;
+  const first = neg ? start + 1 : start;
+  if (first === end || (bytes[first] === 0x30 && end - first > 1) || (neg && bytes[first] === 0x30)) return undefined;
+  let v = 0n;
+  for (let i = first; i < end; i++) {
+    const c = bytes[i]! - 0x30;
+    if (c < 0 || c > 9) return undefined;
+    v = v * TEN + BigInt(c);
+  }
+  if (neg) v = -v;
+  if (v < -(1n << 63n) || v >= 1n << 63n) return undefined;
+  const u = BigInt.asUintN(64, v);
+  return [Number(u & 0xffffffffn) | 0, Number(u >> 32n) | 0];
+}
+
+/** FNV-1a of a byte range (text keys that are not integers). */
+function fnv(bytes: Uint8Array, start: number, end: number): number {
+  let h = 0x811c9dc5;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
+  return h >>> 0;
+}
+
+/**
+ * The bucket of each of a batch's rows. `key` is the batch's key column (undefined: none);
+ * `rowBase` is the rows the task saw before this batch (for the keyless runs).
+ */
+export function bucketsOfRows(key: Data | undefined, length: number, buckets: number, rowBase: number): Uint32Array {
+  const out = new Uint32Array(length);
+  if (buckets === 1) return out;
+  const keyless = (r: number) => Math.floor((rowBase + r) / KEYLESS_RUN) % buckets;
+  if (!key) {
+    for (let r = 0; r < length; r++) out[r] = keyless(r);
+    return out;
+  }
+  const values = key.values as ArrayBufferView;
+  if (values instanceof BigInt64Array) {
+    const halves = new Int32Array(values.buffer, values.byteOffset, values.length * 2);
+    for (let r = 0; r < length; r++) {
+      const at = key.offset + r;
+      out[r] = isValid(key, r) ? scale(mix(halves[at * 2]!, halves[at * 2 + 1]!), buckets) : keyless(r);
+    }
+  } else if (values instanceof Int32Array) {
+    for (let r = 0; r < length; r++) {
+      const v = values[key.offset + r]!;
+      out[r] = isValid(key, r) ? scale(mix(v, v >> 31), buckets) : keyless(r);
+    }
+  } else if (values instanceof Float64Array || values instanceof Float32Array) {
+    // ids read as doubles: integral values hash as the integer (a widened int64 column)
+    for (let r = 0; r < length; r++) {
+      const v = values[key.offset + r]!;
+      if (!isValid(key, r) || !Number.isSafeInteger(v)) out[r] = keyless(r);
+      else out[r] = scale(mix(v % 0x100000000 | 0, Math.floor(v / 0x100000000) | 0), buckets);
+    }
+  } else if (key.typeId === Type.Utf8 && key.valueOffsets) {
+    const offsets = key.valueOffsets as Int32Array;
+    const bytes = key.values as Uint8Array;
+    for (let r = 0; r < length; r++) {
+      if (!isValid(key, r)) {
+        out[r] = keyless(r);
+        continue;
+      }
+      const at = key.offset + r;
+      const halves = decimalHalves(bytes, offsets[at]!, offsets[at + 1]!);
+      out[r] = scale(halves ? mix(halves[0], halves[1]) : fnv(bytes, offsets[at]!, offsets[at + 1]!), buckets);
+    }
+  } else {
+    for (let r = 0; r < length; r++) out[r] = keyless(r);
+  }
+  return out;
+}

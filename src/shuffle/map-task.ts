@@ -1,0 +1,192 @@
+/**
+ * A map task: the first stage of a table too big for one task. It reads a group of the
+ * table's Avro files (files of dumps a later full resync supersedes: their headers only) and
+ * sends every row to its key's bucket (bucket.ts), as spill files in the run's staging area.
+ * Rows keep their file's own types (`time` stays text): the reduce task of each bucket
+ * (src/table-task.ts) does everything else exactly as a whole-table task would.
+ *
+ * Memory is bounded: decoded rows are held until they reach `spillBytes`, then written out,
+ * one spill per bucket. A spill's name carries the task's tag and a sequence number, and what
+ * is held before each spill depends only on the input: a retried task writes the same objects.
+ */
+import { Field, RecordBatch, Schema, Struct, makeData, type Data } from 'apache-arrow';
+import type { BatchBounds, ReadLimits } from '../defaults.js';
+import type { Source } from '../source/source.js';
+import type { Target } from '../sink/target.js';
+import type { TablePlan } from '../manifest/plan.js';
+import { STAGING_DIR } from '../manifest/tables.js';
+import { openAvro } from '../columnar/read-avro.js';
+import { gatherColumn, newGatherStats, type RowRefs } from '../columnar/gather.js';
+import { arrowType, typeSpec, type TypeSpec } from '../schema/merge.js';
+import { columnMismatch, emptyStats, fileColumns, type TableStats } from '../table-task.js';
+import { bucketsOfRows } from './bucket.js';
+import { encodeSpill, type SpillSegment } from './spill.js';
+
+export interface MapContext {
+  readonly source: Source;
+  readonly target: Target;
+  readonly runId: string;
+  /** The task's tag: part of every spill name. */
+  readonly fileTag: string;
+  readonly buckets: number;
+  /** Decoded bytes held before they are spilled (default 64 MiB). */
+  readonly spillBytes?: number;
+  readonly limits?: Partial<ReadLimits>;
+  readonly batch?: Partial<BatchBounds>;
+  readonly parallelDecompression?: boolean;
+  readonly onProgress?: (p: { table: string; file: string; rows: number; bytes: number }) => void;
+}
+
+export interface MapSpill {
+  readonly bucket: number;
+  readonly path: string;
+  readonly bytes: number;
+  readonly rows: number;
+}
+
+/** A file a map task read, with its columns as the schema merge sees them. */
+export interface MapFile {
+  readonly key: string;
+  readonly dumpId: string;
+  readonly columns: readonly { name: string; type: TypeSpec }[];
+  /** A file of a superseded dump: only its header was read. */
+  readonly schemaOnly: boolean;
+}
+
+export interface MapResult {
+  readonly table: string;
+  /** In the order the reduce reads them (spill sequence, then bucket). */
+  readonly spills: readonly MapSpill[];
+  readonly files: readonly MapFile[];
+  /** Files, bytes and rows read, and the manifest-mismatch warnings (the reduce counts the rest). */
+  readonly stats: TableStats;
+}
+
+interface Held {
+  readonly dumpId: string;
+  readonly file: string;
+  readonly batch: RecordBatch;
+  /** Row numbers of the batch grouped by bucket: bucket k's are order[start[k]..start[k+1]). */
+  readonly order: Int32Array;
+  readonly start: Int32Array;
+}
+
+export const spillPath = (runId: string, table: string, tag: string, seq: number, bucket: number) => `${STAGING_DIR}/${runId}/spill/${table}/${tag}-${seq}-b${bucket}.arrows`;
+
+export async function runMapTask(plan: TablePlan, ctx: MapContext): Promise<MapResult> {
+  const started = performance.now();
+  const { table } = plan;
+  const B = ctx.buckets;
+  const limit = ctx.spillBytes ?? 64 * 1024 * 1024;
+  const stats = emptyStats(table, plan.mode, plan.dumps.map((d) => String(d.dumpId)));
+  const files: MapFile[] = [];
+  const spills: MapSpill[] = [];
+  const readOptions = (key: string, size: number) => ({
+    file: key,
+    totalBytes: size,
+    ...(ctx.limits ? { limits: ctx.limits } : {}),
+    ...(ctx.batch ? { batch: ctx.batch } : {}),
+    ...(ctx.parallelDecompression === undefined ? {} : { parallelDecompression: ctx.parallelDecompression }),
+  });
+
+  for (const dump of plan.superseded) {
+    for (const f of dump.files) {
+      const reader = await openAvro(ctx.source.read(f.key, f.etag), readOptions(f.key, f.size));
+      await reader.close();
+      files.push({ key: f.key, dumpId: String(dump.dumpId), columns: fileColumns(table, reader.schema), schemaOnly: true });
+    }
+  }
+
+  let held: Held[] = [];
+  let heldBytes = 0;
+  let seq = 0;
+  let rowBase = 0;
+  const flush = async () => {
+    if (held.length === 0) return;
+    const writes: { bucket: number; bytes: Uint8Array; rows: number }[] = [];
+    for (let k = 0; k < B; k++) {
+      const segments = segmentsOf(held, k);
+      const rows = segments.reduce((n, s) => n + s.batches[0]!.numRows, 0);
+      if (rows > 0) writes.push({ bucket: k, bytes: encodeSpill(segments), rows });
+    }
+    for (const w of writes) {
+      const path = spillPath(ctx.runId, table, ctx.fileTag, seq, w.bucket);
+      await ctx.target.writeAtomic(path, w.bytes);
+      spills.push({ bucket: w.bucket, path, bytes: w.bytes.byteLength, rows: w.rows });
+    }
+    seq++;
+    held = [];
+    heldBytes = 0;
+  };
+
+  for (const dump of plan.dumps) {
+    const dumpId = String(dump.dumpId);
+    for (const f of dump.files) {
+      const reader = await openAvro(ctx.source.read(f.key, f.etag), readOptions(f.key, f.size));
+      for await (const batch of reader.batches()) {
+        const keyIndex = plan.key === undefined ? -1 : batch.schema.fields.findIndex((x) => x.name === plan.key);
+        const buckets = bucketsOfRows(keyIndex < 0 ? undefined : batch.data.children[keyIndex], batch.numRows, B, rowBase);
+        rowBase += batch.numRows;
+        held.push({ dumpId, file: f.key, batch, ...groupByBucket(buckets, B) });
+        heldBytes += bytesOf(batch.data);
+        if (heldBytes >= limit) await flush();
+      }
+      const columns = fileColumns(table, reader.schema);
+      files.push({ key: f.key, dumpId, columns, schemaOnly: false });
+      if (dump.columns) stats.warnings.push(...columnMismatch(dump.dumpId, f.key, columns, dump.columns));
+      stats.files++;
+      stats.bytesIn += f.size;
+      stats.rowsIn += reader.stats.records;
+      ctx.onProgress?.({ table, file: f.key, rows: reader.stats.records, bytes: f.size });
+    }
+  }
+  await flush();
+  stats.seconds = (performance.now() - started) / 1000;
+  return { table, spills, files, stats };
+}
+
+/** A counting sort of row numbers by bucket. */
+function groupByBucket(buckets: Uint32Array, B: number): { order: Int32Array; start: Int32Array } {
+  const start = new Int32Array(B + 1);
+  for (let r = 0; r < buckets.length; r++) start[buckets[r]! + 1]!++;
+  for (let k = 0; k < B; k++) start[k + 1]! += start[k]!;
+  const next = start.slice(0, B);
+  const order = new Int32Array(buckets.length);
+  for (let r = 0; r < buckets.length; r++) order[next[buckets[r]!]!++] = r;
+  return { order, start };
+}
+
+/** Bucket k's rows of the held batches: one segment (one batch) per run of batches of one file. */
+function segmentsOf(held: readonly Held[], k: number): SpillSegment[] {
+  const segments: SpillSegment[] = [];
+  for (let first = 0; first < held.length; ) {
+    let end = first + 1;
+    while (end < held.length && held[end]!.file === held[first]!.file) end++;
+    const group = held.slice(first, end);
+    first = end;
+    let count = 0;
+    for (const h of group) count += h.start[k + 1]! - h.start[k]!;
+    if (count === 0) continue;
+    const refs: RowRefs = { batch: new Int32Array(count), row: new Int32Array(count), length: count };
+    let i = 0;
+    group.forEach((h, b) => {
+      for (let j = h.start[k]!; j < h.start[k + 1]!; j++, i++) {
+        refs.batch[i] = b;
+        refs.row[i] = h.order[j]!;
+      }
+    });
+    // a file's batches share its schema; each column is copied in its own type
+    const schema = group[0]!.batch.schema;
+    const specs = schema.fields.map((f) => typeSpec(f.type, f.name));
+    const stats = newGatherStats();
+    const children: Data[] = specs.map((spec, c) => gatherColumn(spec, group.map((h) => h.batch.data.children[c]), refs, stats));
+    const out = new Schema(schema.fields.map((f, c) => new Field(f.name, arrowType(specs[c]!), true)));
+    segments.push({ dumpId: group[0]!.dumpId, file: group[0]!.file, batches: [new RecordBatch(out, makeData({ type: new Struct(out.fields), length: count, nullCount: 0, children }))] });
+  }
+  return segments;
+}
+
+/** Bytes of a batch's Arrow buffers. */
+function bytesOf(d: Data): number {
+  return (d.values?.byteLength ?? 0) + (d.valueOffsets?.byteLength ?? 0) + (d.nullBitmap?.byteLength ?? 0) + d.children.reduce((n, c) => n + bytesOf(c), 0);
+}

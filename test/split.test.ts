@@ -1,0 +1,188 @@
+/**
+ * Tables split into key buckets (a table with more input than `maxTaskBytes`): map tasks spill
+ * rows by a hash of the key, one reduce task per bucket writes it. Whatever the split, the
+ * lake must hold exactly what the reference model says, dump by dump as in one run, in worker
+ * processes as in one, and through the CLI's two stages as through `convert`.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makeData, Int64, Int32, Utf8 } from 'apache-arrow';
+import { convert, planFile } from '../src/convert.js';
+import { bucketOfHalves, bucketsOfRows } from '../src/shuffle/bucket.js';
+import { decodeSpill } from '../src/shuffle/spill.js';
+import { FIXTURES, ROOT } from './helpers/paths.js';
+import { canonicalRows, exportWith, fileHashes, publishedFiles, readLake, referenceLake, withColumns } from './helpers/lake.js';
+
+const EXPORT = join(FIXTURES, 'heap-export');
+const BIN = join(ROOT, 'dist/cli/bin.js');
+const tmp = (what: string) => mkdtempSync(join(tmpdir(), `heaplake-split-${what}-`));
+const cli = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: ROOT });
+/** Small enough that the fixture's bigger tables split into several buckets and map tasks. */
+const SPLIT = { maxTaskBytes: 3000, spillBytes: 20_000 };
+const MAX_TASK_MB = String(3000 / (1024 * 1024));
+
+async function assertLakeMatchesReference(lakeDir: string, exportDir: string): Promise<void> {
+  const lake = await readLake(lakeDir);
+  const reference = await referenceLake(exportDir);
+  assert.deepStrictEqual(Object.keys(lake).sort(), Object.keys(reference).sort(), 'tables');
+  for (const [table, expected] of Object.entries(reference)) {
+    const got = lake[table]!;
+    assert.deepStrictEqual(canonicalRows(got.rows), canonicalRows(withColumns(expected, got.columns)), `table ${table}`);
+  }
+}
+
+type StateJson = { tables: Record<string, { buckets?: number; key: string | null; files: { path: string; bucket?: number; rows: number }[] }> };
+const stateOf = (lake: string) => JSON.parse(readFileSync(join(lake, '_heaplake/state.json'), 'utf8')) as StateJson;
+
+test('split: a table over maxTaskBytes runs as map and reduce tasks, each bounded, and the lake is exactly the reference', async () => {
+  const plan = await planFile({ source: EXPORT, target: tmp('empty'), ...SPLIT });
+  assert.equal(plan.stages.length, 2);
+  const pageviews = plan.tasks.filter((t) => t.table === 'pageviews');
+  const maps = pageviews.filter((t) => t.kind === 'map');
+  const reduces = pageviews.filter((t) => t.kind === 'reduce');
+  const bytes = maps.reduce((n, t) => n + t.inputBytes, 0);
+  assert.ok(maps.length >= 2, `${maps.length} map tasks`);
+  assert.equal(reduces.length, Math.ceil(bytes / SPLIT.maxTaskBytes), 'one reduce task per bucket');
+  assert.deepStrictEqual(reduces.map((t) => t.bucket), reduces.map((_, k) => k));
+  // bounded input: a map task holds at most maxTaskBytes, unless it is a single bigger file
+  for (const t of maps) assert.ok(t.inputBytes <= SPLIT.maxTaskBytes || t.inputFiles === 1, `${t.id}: ${t.inputBytes} bytes in ${t.inputFiles} files`);
+  // every file of the table is read by exactly one map task
+  const mapped = maps.flatMap((t) => t.dumps.flatMap((d) => d.files.map((f) => f.key))).sort();
+  const all = plan.tasks.filter((t) => t.kind === 'table' || t.kind === 'map').filter((t) => t.table === 'pageviews').flatMap((t) => t.dumps.flatMap((d) => d.files.map((f) => f.key)));
+  assert.deepStrictEqual(mapped, [...new Set(all)].sort());
+  for (const t of reduces) assert.deepStrictEqual(t.maps, maps.map((m) => m.index));
+  assert.deepStrictEqual(plan.stages[1], reduces.map((t) => t.index).concat(plan.tasks.filter((t) => t.kind === 'reduce' && t.table !== 'pageviews').map((t) => t.index)).sort((a, b) => a - b));
+
+  const lake = tmp('lake');
+  const report = await convert({ source: EXPORT, target: lake, ...SPLIT });
+  await assertLakeMatchesReference(lake, EXPORT);
+  // the report still accounts for every row: in = out + duplicates (+ filtered)
+  for (const t of report.tables) assert.equal(t.rowsIn, t.rowsOut + t.duplicates + t.filtered, t.table);
+  const byTable = Object.fromEntries(report.tables.map((t) => [t.table, t]));
+  assert.equal(byTable['checkout_complete']!.nullKeys, 1);
+  assert.equal(byTable['checkout_complete']!.unparsedTimes, 1);
+  assert.equal(byTable['checkout_complete']!.warnings.filter((w) => w.includes('not timestamps')).length, 1, 'counted once, over all buckets');
+  const split = report.planned.find((p) => p.table === 'pageviews')!;
+  assert.equal(split.buckets, reduces.length);
+  // each file holds the rows of one bucket: their keys hash to it
+  const state = stateOf(lake);
+  assert.equal(state.tables['pageviews']!.buckets, reduces.length);
+  for (const t of Object.values(state.tables)) {
+    for (const f of t.files) assert.ok(t.buckets ? f.bucket !== undefined && f.bucket < t.buckets : f.bucket === undefined, f.path);
+  }
+  for (const f of state.tables['pageviews']!.files) {
+    const { rows } = await readFileRows(lake, 'pageviews', f.path);
+    for (const r of rows) {
+      const key = BigInt(r['event_id'] as string);
+      const u = BigInt.asUintN(64, key);
+      assert.equal(bucketOfHalves(Number(u & 0xffffffffn) | 0, Number(u >> 32n) | 0, state.tables['pageviews']!.buckets!), f.bucket, `${f.path}: key ${key}`);
+    }
+  }
+});
+
+/** One Parquet file's rows (through hyparquet, like readLake). */
+async function readFileRows(lake: string, table: string, path: string) {
+  const single = tmp('one');
+  cpSync(join(lake, '_heaplake'), join(single, '_heaplake'), { recursive: true });
+  cpSync(join(lake, path), join(single, path), { recursive: true });
+  return (await readLake(single))[table]!;
+}
+
+test('split: dump by dump (incremental merges keep the buckets) gives the lake one run gives', async () => {
+  const oneShot = tmp('one-shot');
+  await convert({ source: EXPORT, target: oneShot, ...SPLIT });
+  const stepwise = tmp('stepwise');
+  const manifests = readdirSync(join(EXPORT, 'manifests')).filter((f) => f.startsWith('sync_')).sort((a, b) => (BigInt(/\d+/.exec(a)![0]) < BigInt(/\d+/.exec(b)![0]) ? -1 : 1));
+  const merged = new Set<string>();
+  for (let i = 1; i <= manifests.length; i++) {
+    const report = await convert({ source: exportWith(EXPORT, manifests.slice(0, i)), target: stepwise, ...SPLIT });
+    for (const t of report.planned) if (t.mode === 'merge' && t.buckets > 1) merged.add(t.table);
+  }
+  assert.ok(merged.size > 0, 'some run merged into a split table');
+  await assertLakeMatchesReference(stepwise, EXPORT);
+  const a = await readLake(oneShot);
+  const b = await readLake(stepwise);
+  for (const table of Object.keys(a)) assert.deepStrictEqual(canonicalRows(b[table]!.rows), canonicalRows(a[table]!.rows), table);
+});
+
+test('split: two worker processes give the same lake as one process, byte for byte', async () => {
+  const one = tmp('w1');
+  const two = tmp('w2');
+  await convert({ source: EXPORT, target: one, ...SPLIT, workers: 1 });
+  const report = await convert({ source: EXPORT, target: two, ...SPLIT, workers: 2, workerMinBytes: 0 });
+  assert.equal(report.workers, 2);
+  assert.deepStrictEqual(publishedFiles(two), publishedFiles(one));
+});
+
+test('split: through the CLI, stage 1 then stage 2 (indices per stage) then commit gives convert\'s lake; stage 2 before stage 1 is refused', async () => {
+  const lake = tmp('cli');
+  const reference = tmp('cli-ref');
+  await convert({ source: EXPORT, target: reference, maxTaskBytes: 3000 });
+  const planPath = join(tmp('plan'), 'plan.json');
+  const p = cli(['plan', '--source', EXPORT, '--target', lake, '--max-task-mb', MAX_TASK_MB, '--out', planPath]);
+  assert.equal(p.status, 0, p.stderr);
+  assert.match(p.stdout, /--stage 1 --index I/);
+  const plan = JSON.parse(readFileSync(planPath, 'utf8')) as { stages: number[][]; tasks: { id: string; kind: string }[] };
+  assert.equal(plan.stages.length, 2);
+  const early = cli(['run-task', '--plan', planPath, '--stage', '2', '--index', '0']);
+  assert.equal(early.status, 3, early.stderr);
+  assert.match(early.stderr, /~map-0.*stage 1 of this table is not finished/);
+  for (const [s, stage] of plan.stages.entries()) {
+    for (let i = 0; i < stage.length; i++) {
+      const r = cli(['run-task', '--plan', planPath, '--stage', String(s + 1), '--index', String(i)]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, new RegExp(`\\(${plan.tasks[stage[i]!]!.id.replace(/[~-]/g, '.')}, stage ${s + 1},`));
+    }
+  }
+  assert.equal(cli(['run-task', '--plan', planPath, '--stage', '2', '--index', String(plan.stages[1]!.length)]).status, 3);
+  const c = cli(['commit', '--plan', planPath]);
+  assert.equal(c.status, 0, c.stderr);
+  assert.deepStrictEqual(publishedFiles(lake), publishedFiles(reference));
+});
+
+test('split: a map task run twice writes the same spill bytes (at-least-once is harmless)', async () => {
+  const { runTask } = await import('../src/protocol/run-task.js');
+  const { localSource } = await import('../src/source/local-source.js');
+  const { localTarget } = await import('../src/sink/local-target.js');
+  const lake = tmp('retry');
+  const plan = await planFile({ source: EXPORT, target: lake, ...SPLIT });
+  const map = plan.tasks.find((t) => t.kind === 'map')!;
+  const options = { source: localSource(EXPORT), target: localTarget(lake), spillBytes: SPLIT.spillBytes };
+  const spills = () => Object.fromEntries(Object.entries(fileHashes(lake)).filter(([k]) => k.endsWith('.arrows')));
+  const first = await runTask(plan, map, options);
+  const before = spills();
+  const second = await runTask(plan, map, options);
+  assert.deepStrictEqual(spills(), before);
+  assert.deepStrictEqual(second.map, { ...first.map!, stats: { ...first.map!.stats, seconds: second.map!.stats.seconds } });
+  assert.ok(first.map!.spills.length > 1, 'several spills');
+  // and a damaged spill is a clear error naming it
+  const spill = join(lake, first.map!.spills[0]!.path);
+  const bytes = readFileSync(spill);
+  writeFileSync(spill, bytes.subarray(0, bytes.length - 9));
+  assert.throws(() => decodeSpill(readFileSync(spill), first.map!.spills[0]!.path), (e: Error & { code?: string }) => e.code === 'PLAN' && e.message.includes(first.map!.spills[0]!.path));
+});
+
+test('split: a key lands in the same bucket as int64, int32 and canonical decimal text; keyless rows spread', () => {
+  const B = 7;
+  const ids = [0n, 1n, -1n, 123456789n, 2n ** 53n + 1n, -(2n ** 63n), 2n ** 63n - 1n];
+  const int64 = makeData({ type: new Int64(), length: ids.length, data: BigInt64Array.from(ids) });
+  const text = Buffer.from(ids.map(String).join(''));
+  const offsets = Int32Array.from([0, ...ids.map(String).map((s, i, a) => a.slice(0, i + 1).join('').length)]);
+  const utf8 = makeData({ type: new Utf8(), length: ids.length, data: text, valueOffsets: offsets });
+  assert.deepStrictEqual([...bucketsOfRows(utf8, ids.length, B, 0)], [...bucketsOfRows(int64, ids.length, B, 0)]);
+  const small = [0, 1, -1, 123456789, -2147483648];
+  const int32 = makeData({ type: new Int32(), length: small.length, data: Int32Array.from(small) });
+  const asInt64 = makeData({ type: new Int64(), length: small.length, data: BigInt64Array.from(small.map(BigInt)) });
+  assert.deepStrictEqual([...bucketsOfRows(int32, small.length, B, 0)], [...bucketsOfRows(asInt64, small.length, B, 0)]);
+  // spread: 10k sequential ids fill every bucket within a few percent of even
+  const many = BigInt64Array.from({ length: 10_000 }, (_, i) => 4_000_000_000_000_000n + BigInt(i));
+  const counts = new Array(B).fill(0);
+  for (const b of bucketsOfRows(makeData({ type: new Int64(), length: many.length, data: many }), many.length, B, 0)) counts[b]++;
+  for (const c of counts) assert.ok(Math.abs(c - 10_000 / B) < 10_000 / B / 10, counts.join());
+  const keyless = bucketsOfRows(undefined, 3 * 4096 * B, B, 0);
+  assert.equal(new Set(keyless).size, B);
+});
