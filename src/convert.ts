@@ -44,7 +44,7 @@ export interface ConvertOptions extends PlanOptions {
   /** Most rows per Parquet file (default 1,000,000). */
   maxRowsPerFile?: number;
   /**
-   * Most Avro input bytes per task (default 64 MiB): a table with more is split by key into
+   * Most Avro input bytes per task (default 32 MiB): a table with more is split by key into
    * buckets, read by map tasks and written by one reduce task per bucket, so memory stays
    * bounded whatever the table's size. Each bucket is a file of its own in every partition.
    */
@@ -117,9 +117,9 @@ export async function convert(options: ConvertOptions): Promise<RunReport> {
   const target = resolveTarget(options.target, options.s3);
   const state = await readState(target);
   const runPlan = await planRun(source, state, options);
-  for (const w of runPlan.warnings) options.onLog?.(`warning: ${w}`);
-  for (const s of runPlan.skipped) options.onLog?.(`${s.table}: ${s.reason}`);
   const plan = makePlanFile(runPlan, state, placeOf(options, source, target), planOptionsOf(options, runPlan));
+  for (const w of plan.warnings) options.onLog?.(`warning: ${w}`);
+  for (const s of runPlan.skipped) options.onLog?.(`${s.table}: ${s.reason}`);
 
   const filesTotal = plan.tasks.reduce((n, t) => n + t.inputFiles, 0);
   const bytesTotal = plan.tasks.reduce((n, t) => n + t.inputBytes, 0);
@@ -206,7 +206,7 @@ export async function convert(options: ConvertOptions): Promise<RunReport> {
     orphansRemoved: outcome?.orphansRemoved ?? [],
     workers: workersUsed,
     uploadsAborted: outcome?.uploadsAborted ?? [],
-    warnings: runPlan.warnings,
+    warnings: plan.warnings,
     ...(outcome?.identity ? { identity: outcome.identity } : {}),
   };
 }

@@ -58,4 +58,4 @@ export const DEFAULT_ROW_GROUP_ROWS = 128 * 1024;
  * input each (map tasks spill its rows by bucket, one reduce task per bucket), so a task's
  * memory does not grow with the table. Each bucket is a file of its own in every partition.
  */
-export const DEFAULT_MAX_TASK_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_MAX_TASK_BYTES = 32 * 1024 * 1024;

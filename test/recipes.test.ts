@@ -21,52 +21,67 @@ const tmp = (what: string) => mkdtempSync(join(tmpdir(), `heaplake-recipes-${wha
 const heaplake = (args: string[], env: Record<string, string> = {}) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: ROOT, env: { ...process.env, ...env } });
 const lakeOf = publishedFiles;
 
-async function planned(): Promise<{ lake: string; reference: string; plan: string; tasks: number }> {
+/** Tasks of at most this much input: the fixture's bigger tables split, so the plan has two stages. */
+const MAX_TASK_BYTES = 3000;
+
+async function planned(): Promise<{ lake: string; reference: string; plan: string; tasks: number; stages: number[][] }> {
   const lake = tmp('lake');
-  await convert({ source: exportWith(EXPORT, ['sync_852.json']), target: lake });
+  await convert({ source: exportWith(EXPORT, ['sync_852.json']), target: lake, maxTaskBytes: MAX_TASK_BYTES });
   const reference = tmp('reference');
   cpSync(lake, reference, { recursive: true });
-  await convert({ source: EXPORT, target: reference });
+  await convert({ source: EXPORT, target: reference, maxTaskBytes: MAX_TASK_BYTES });
   const plan = join(tmp('plan'), 'plan.json');
-  assert.equal(heaplake(['plan', '--source', EXPORT, '--target', lake, '--out', plan]).status, 0);
-  return { lake, reference, plan, tasks: JSON.parse(readFileSync(plan, 'utf8')).tasks.length };
+  assert.equal(heaplake(['plan', '--source', EXPORT, '--target', lake, '--max-task-mb', String(MAX_TASK_BYTES / 1024 / 1024), '--out', plan]).status, 0);
+  const json = JSON.parse(readFileSync(plan, 'utf8'));
+  assert.equal(json.stages.length, 2, 'a plan with a split table: map tasks, then reduce tasks');
+  return { lake, reference, plan, tasks: json.tasks.length, stages: json.stages };
 }
 
-test('the Kubernetes recipe: an Indexed Job with one completion per task; its commands, run with JOB_COMPLETION_INDEX, then the commit Job, give convert\'s lake', async () => {
-  const { lake, reference, plan, tasks } = await planned();
+test('the Kubernetes recipe: an Indexed Job per stage with one completion per task; their commands, run with JOB_COMPLETION_INDEX, then the commit Job, give convert\'s lake', async () => {
+  const { lake, reference, plan, tasks, stages } = await planned();
   const r = heaplake(['recipe', 'kubernetes', '--plan', plan, '--image', 'registry.example/heaplake:1', '--namespace', 'data', '--service-account', 'heaplake', '--parallelism', '2']);
   assert.equal(r.status, 0, r.stderr);
-  const [jobs, commit] = r.stdout.split('\n---\n') as [string, string];
-  assert.match(jobs, /^kind: Job$/m);
-  assert.match(jobs, /^  completionMode: Indexed$/m);
-  assert.equal(Number(/^  completions: (\d+)$/m.exec(jobs)![1]), tasks);
-  assert.equal(Number(/^  parallelism: (\d+)$/m.exec(jobs)![1]), Math.min(2, tasks));
-  assert.match(jobs, /^  backoffLimitPerIndex: \d+$/m);
-  assert.match(jobs, /^      serviceAccountName: heaplake$/m);
-  assert.match(jobs, /^  namespace: data$/m);
+  const docs = r.stdout.split('\n---\n');
+  assert.equal(docs.length, stages.length + 1, 'a Job per stage, then the commit');
+  const commit = docs.pop()!;
   const args = (doc: string) => JSON.parse(/^ {10}args: (\[.*\])$/m.exec(doc)![1]!) as string[];
-  for (let i = 0; i < tasks; i++) {
-    const t = heaplake([...args(jobs), '--quiet'], { JOB_COMPLETION_INDEX: String(i) });
-    assert.equal(t.status, 0, t.stderr);
+  let ran = 0;
+  for (const [s, jobs] of docs.entries()) {
+    assert.match(jobs, /^kind: Job$/m);
+    assert.match(jobs, /^  completionMode: Indexed$/m);
+    assert.equal(Number(/^  completions: (\d+)$/m.exec(jobs)![1]), stages[s]!.length);
+    assert.equal(Number(/^  parallelism: (\d+)$/m.exec(jobs)![1]), Math.min(2, stages[s]!.length));
+    assert.match(jobs, /^  backoffLimitPerIndex: \d+$/m);
+    assert.match(jobs, /^      serviceAccountName: heaplake$/m);
+    assert.match(jobs, /^  namespace: data$/m);
+    for (let i = 0; i < stages[s]!.length; i++, ran++) {
+      const t = heaplake([...args(jobs), '--quiet'], { JOB_COMPLETION_INDEX: String(i) });
+      assert.equal(t.status, 0, t.stderr);
+    }
   }
+  assert.equal(ran, tasks, 'every task of the plan ran once');
   assert.deepStrictEqual(args(commit).slice(0, 1), ['commit']);
   assert.equal(heaplake(args(commit)).status, 0);
   assert.deepStrictEqual(lakeOf(lake), lakeOf(reference));
 });
 
-test('the AWS Batch recipe: an array job of the plan\'s size and a commit job that depends on it; run with AWS_BATCH_JOB_ARRAY_INDEX, the same lake', async () => {
-  const { lake, reference, plan, tasks } = await planned();
+test('the AWS Batch recipe: an array job per stage, each depending on the one before, and a commit job after the last; run with AWS_BATCH_JOB_ARRAY_INDEX, the same lake', async () => {
+  const { lake, reference, plan, tasks, stages } = await planned();
   const r = heaplake(['recipe', 'aws-batch', '--plan', plan, '--image', 'registry.example/heaplake:1', '--job-queue', 'heaplake-queue', '--job-role-arn', 'arn:aws:iam::123456789012:role/heaplake']);
   assert.equal(r.status, 0, r.stderr);
   const batch = JSON.parse(r.stdout);
   assert.equal(batch.taskCount, tasks);
-  assert.equal(batch.tasksJob.arrayProperties.size, tasks);
-  assert.equal(batch.tasksJob.jobDefinition, batch.jobDefinition.jobDefinitionName);
+  assert.equal(batch.stageJobs.length, stages.length);
   assert.equal(batch.commitJob.dependsOn.length, 1);
   assert.equal(batch.jobDefinition.containerProperties.jobRoleArn, 'arn:aws:iam::123456789012:role/heaplake');
-  for (let i = 0; i < tasks; i++) {
-    const t = heaplake([...batch.tasksJob.containerOverrides.command, '--quiet'], { AWS_BATCH_JOB_ARRAY_INDEX: String(i) });
-    assert.equal(t.status, 0, t.stderr);
+  for (const [s, job] of batch.stageJobs.entries()) {
+    assert.equal(job.arrayProperties.size, stages[s]!.length);
+    assert.equal(job.jobDefinition, batch.jobDefinition.jobDefinitionName);
+    assert.equal(job.dependsOn?.length ?? 0, s === 0 ? 0 : 1);
+    for (let i = 0; i < stages[s]!.length; i++) {
+      const t = heaplake([...job.containerOverrides.command, '--quiet'], { AWS_BATCH_JOB_ARRAY_INDEX: String(i) });
+      assert.equal(t.status, 0, t.stderr);
+    }
   }
   assert.equal(heaplake(batch.commitJob.containerOverrides.command).status, 0);
   assert.deepStrictEqual(lakeOf(lake), lakeOf(reference));

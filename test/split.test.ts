@@ -171,7 +171,7 @@ test('split: a key lands in the same bucket as int64, int32 and canonical decima
   const ids = [0n, 1n, -1n, 123456789n, 2n ** 53n + 1n, -(2n ** 63n), 2n ** 63n - 1n];
   const int64 = makeData({ type: new Int64(), length: ids.length, data: BigInt64Array.from(ids) });
   const text = Buffer.from(ids.map(String).join(''));
-  const offsets = Int32Array.from([0, ...ids.map(String).map((s, i, a) => a.slice(0, i + 1).join('').length)]);
+  const offsets = Int32Array.from([0, ...ids.map(String).map((_, i, a) => a.slice(0, i + 1).join("").length)]);
   const utf8 = makeData({ type: new Utf8(), length: ids.length, data: text, valueOffsets: offsets });
   assert.deepStrictEqual([...bucketsOfRows(utf8, ids.length, B, 0)], [...bucketsOfRows(int64, ids.length, B, 0)]);
   const small = [0, 1, -1, 123456789, -2147483648];
@@ -185,4 +185,22 @@ test('split: a key lands in the same bucket as int64, int32 and canonical decima
   for (const c of counts) assert.ok(Math.abs(c - 10_000 / B) < 10_000 / B / 10, counts.join());
   const keyless = bucketsOfRows(undefined, 3 * 4096 * B, B, 0);
   assert.equal(new Set(keyless).size, B);
+});
+
+test('split: an incremental run keeps the table\'s bucket count, and says so when its tasks come out bigger than asked', async () => {
+  const lake = tmp('keep');
+  const manifests = ['sync_852.json', 'sync_860.json'];
+  await convert({ source: exportWith(EXPORT, manifests.slice(0, 1)), target: lake });
+  const before = Object.keys(stateOf(lake).tables);
+  const report = await convert({ source: exportWith(EXPORT, manifests), target: lake, maxTaskBytes: 100 });
+  // tables the lake already holds keep one bucket; a table new in this dump gets what it needs
+  const merged = report.planned.filter((t) => t.mode === 'merge' && before.includes(t.table));
+  assert.ok(report.planned.some((t) => !before.includes(t.table) && t.buckets > 1), 'a new table is split');
+  assert.ok(merged.length > 0);
+  for (const t of merged) {
+    assert.equal(t.buckets, 1, `${t.table} keeps its one bucket`);
+    assert.ok(report.warnings.some((w) => w.startsWith(`${t.table}: `) && w.includes('keeps its buckets until a full resync')), `${t.table}: ${report.warnings.join(' | ')}`);
+  }
+  const full = await convert({ source: EXPORT, target: tmp('full'), maxTaskBytes: 100 });
+  assert.ok(!full.warnings.some((w) => w.includes('keeps its buckets')), 'a new lake gets the buckets it needs');
 });

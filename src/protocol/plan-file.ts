@@ -114,6 +114,7 @@ const dumpJson = (d: PlannedDump): DumpJson => ({
 
 export function makePlanFile(run: RunPlan, state: LakeState, where: { source: string; target: string; s3?: PlanS3 }, options: PlanOptions): PlanFile {
   const tasks: PlanTask[] = [];
+  const warnings = [...run.warnings];
   const digest = (value: unknown) => sha256(JSON.stringify({ value, options: { ...options, resolveIdentities: undefined } })).slice(0, 8);
   for (const t of run.tables) {
     const body = {
@@ -134,6 +135,12 @@ export function makePlanFile(run: RunPlan, state: LakeState, where: { source: st
     // an incremental run keeps the table's buckets (its files are split by them); a new or
     // replaced table gets as many as its input needs
     const buckets = previous && t.mode === 'merge' ? (previous.buckets ?? 1) : bucketCount(inputBytes, options.maxTaskBytes);
+    if (buckets < bucketCount(inputBytes, options.maxTaskBytes)) {
+      const mb = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MiB`;
+      warnings.push(
+        `${t.table}: ${mb(inputBytes)} of new input merges into a table of ${buckets} key bucket(s), about ${mb(inputBytes / buckets)} per task, above the task size of ${mb(options.maxTaskBytes)}: a table keeps its buckets until a full resync (or a conversion into a new lake)`,
+      );
+    }
     if (buckets === 1) {
       tasks.push({ index: tasks.length, id: t.table, kind: 'table', stage: 1, tag: digest({ body, lake }), inputFiles: files.length, inputBytes, buckets, ...body });
       continue;
@@ -173,7 +180,7 @@ export function makePlanFile(run: RunPlan, state: LakeState, where: { source: st
     dumps: run.dumps.map((d) => ({ key: d.key, dumpId: String(d.dumpId), propertyDefinitions: d.propertyDefinitions ?? null })),
     skipped: run.skipped.map((s) => ({ table: s.table, reason: s.reason })),
     ignoredKeys: [...run.ignoredKeys],
-    warnings: [...run.warnings],
+    warnings,
     tasks,
     stages,
   };

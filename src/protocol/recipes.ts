@@ -1,7 +1,7 @@
 /**
- * Scheduler definitions for a plan, generated from the plan itself so the task count and the
- * commands always agree with it: a Kubernetes Indexed Job for the tasks plus a Job for the
- * commit, or AWS Batch inputs for an array job plus a dependent commit job. No cluster is
+ * Scheduler definitions for a plan, generated from the plan itself so the task counts and the
+ * commands always agree with it: a Kubernetes Indexed Job per stage plus a Job for the commit,
+ * or AWS Batch inputs for an array job per stage plus a dependent commit job. No cluster is
  * needed to check them: test/recipes.test.ts runs the very commands they contain, with the
  * index variables the schedulers set, and compares the lake with `convert`'s.
  */
@@ -37,8 +37,9 @@ export interface BatchOptions extends RecipeOptions {
 /** A name for the jobs of a plan: Kubernetes allows 63 characters, lower case. */
 const jobName = (plan: PlanFile, what: string) => `heaplake-${what}-${plan.id.replace(/^plan-/, '').slice(0, 12)}`;
 
-export function taskCommand(options: RecipeOptions): string[] {
-  return ['run-task', '--plan', options.planUri, ...(options.extraArgs ?? [])];
+/** The command of the tasks of stage `stage` (1-based): each gets its index from the scheduler. */
+export function taskCommand(options: RecipeOptions, stage = 1): string[] {
+  return ['run-task', '--plan', options.planUri, '--stage', String(stage), ...(options.extraArgs ?? [])];
 }
 
 export function commitCommand(options: RecipeOptions): string[] {
@@ -47,9 +48,11 @@ export function commitCommand(options: RecipeOptions): string[] {
 
 const yamlList = (items: readonly string[]) => `[${items.map((a) => JSON.stringify(a)).join(', ')}]`;
 
-/** Two Kubernetes Jobs as YAML: the Indexed Job of the tasks, then the commit (apply it once the first completes). */
+/**
+ * Kubernetes Jobs as YAML documents: one Indexed Job per stage of the plan (a split table's
+ * reduce tasks are stage 2), then the commit. Apply each once the one before has completed.
+ */
 export function kubernetesManifests(plan: PlanFile, options: KubernetesOptions): string {
-  const n = plan.tasks.length;
   const memory = options.memoryMiB ?? 4096;
   const ns = options.namespace ? `\n  namespace: ${options.namespace}` : '';
   const pod = (args: string[], mem: number) =>
@@ -65,28 +68,36 @@ export function kubernetesManifests(plan: PlanFile, options: KubernetesOptions):
       `            requests: { cpu: "1", memory: "${mem}Mi" }`,
       `            limits: { memory: "${mem}Mi" }`,
     ].join('\n');
-  return [
-    `# heaplake plan ${plan.id}: ${n} task(s) from ${plan.source} into ${plan.target}`,
-    `# 1. kubectl apply -f this file's first document (the tasks; each pod gets JOB_COMPLETION_INDEX)`,
-    `# 2. kubectl wait --for=condition=complete job/${jobName(plan, 'tasks')} --timeout=24h`,
-    `# 3. kubectl apply -f the second document (the commit)`,
-    `apiVersion: batch/v1`,
-    `kind: Job`,
-    `metadata:`,
-    `  name: ${jobName(plan, 'tasks')}${ns}`,
-    `  labels: { app: heaplake, heaplake-plan: ${plan.id} }`,
-    `spec:`,
-    `  completionMode: Indexed`,
-    `  completions: ${n}`,
-    `  parallelism: ${Math.max(1, Math.min(n, options.parallelism ?? n))}`,
-    `  backoffLimitPerIndex: 3`,
-    `  maxFailedIndexes: 0`,
-    `  template:`,
-    `    metadata:`,
-    `      labels: { app: heaplake, heaplake-plan: ${plan.id} }`,
-    `    spec:`,
-    pod(taskCommand(options), memory),
-    `---`,
+  const names = plan.stages.map((_, s) => jobName(plan, `stage${s + 1}`));
+  const steps = [
+    ...names.flatMap((name, s) => [
+      `# ${2 * s + 1}. kubectl apply -f document ${s + 1} (stage ${s + 1}: ${plan.stages[s]!.length} task(s); each pod gets JOB_COMPLETION_INDEX)`,
+      `# ${2 * s + 2}. kubectl wait --for=condition=complete job/${name} --timeout=24h`,
+    ]),
+    `# ${2 * names.length + 1}. kubectl apply -f the last document (the commit)`,
+  ];
+  const stageJob = (s: number) => {
+    const n = plan.stages[s]!.length;
+    return [
+      `apiVersion: batch/v1`,
+      `kind: Job`,
+      `metadata:`,
+      `  name: ${names[s]}${ns}`,
+      `  labels: { app: heaplake, heaplake-plan: ${plan.id}, heaplake-stage: "${s + 1}" }`,
+      `spec:`,
+      `  completionMode: Indexed`,
+      `  completions: ${n}`,
+      `  parallelism: ${Math.max(1, Math.min(n, options.parallelism ?? n))}`,
+      `  backoffLimitPerIndex: 3`,
+      `  maxFailedIndexes: 0`,
+      `  template:`,
+      `    metadata:`,
+      `      labels: { app: heaplake, heaplake-plan: ${plan.id} }`,
+      `    spec:`,
+      pod(taskCommand(options, s + 1), memory),
+    ].join('\n');
+  };
+  const commit = [
     `apiVersion: batch/v1`,
     `kind: Job`,
     `metadata:`,
@@ -100,15 +111,17 @@ export function kubernetesManifests(plan: PlanFile, options: KubernetesOptions):
     pod(commitCommand(options), 1024),
     ``,
   ].join('\n');
+  const header = [`# heaplake plan ${plan.id}: ${plan.tasks.length} task(s) in ${plan.stages.length} stage(s) from ${plan.source} into ${plan.target}`, ...steps].join('\n');
+  return header + '\n' + [...plan.stages.map((_, s) => stageJob(s)), commit].join('\n---\n');
 }
 
 /**
- * AWS Batch inputs (for `aws batch … --cli-input-json`): a job definition, the array job of the
- * tasks (each container gets AWS_BATCH_JOB_ARRAY_INDEX), and the commit job, which depends on
- * the whole array (its `dependsOn` job id is the array job's, filled in at submission).
+ * AWS Batch inputs (for `aws batch … --cli-input-json`): a job definition, one array job per
+ * stage of the plan (each container gets AWS_BATCH_JOB_ARRAY_INDEX; stage 2 depends on stage
+ * 1), and the commit job, which depends on the last stage. `dependsOn` job ids are the
+ * previous job's, filled in at submission.
  */
 export function batchJobs(plan: PlanFile, options: BatchOptions) {
-  const n = plan.tasks.length;
   const definition = jobName(plan, 'job');
   const container = (command: string[], memory: number) => ({
     command,
@@ -130,21 +143,26 @@ export function batchJobs(plan: PlanFile, options: BatchOptions) {
       },
       retryStrategy: { attempts: 3 },
     },
-    // an array job has 2 to 10,000 children: a plan of one task is a plain job given its index
-    tasksJob: {
-      jobName: jobName(plan, 'tasks'),
-      jobQueue: options.jobQueue,
-      jobDefinition: definition,
-      ...(n > 1 ? { arrayProperties: { size: n } } : {}),
-      containerOverrides: container(n > 1 ? taskCommand(options) : [...taskCommand(options), '--index', '0'], options.memoryMiB ?? 4096),
-    },
+    // an array job has 2 to 10,000 children: a stage of one task is a plain job given its index
+    stageJobs: plan.stages.map((stage, s) => {
+      const n = stage.length;
+      const command = taskCommand(options, s + 1);
+      return {
+        jobName: jobName(plan, `stage${s + 1}`),
+        jobQueue: options.jobQueue,
+        jobDefinition: definition,
+        ...(n > 1 ? { arrayProperties: { size: n } } : {}),
+        ...(s > 0 ? { dependsOn: [{ jobId: `<stage ${s} job id>` }] } : {}),
+        containerOverrides: container(n > 1 ? command : [...command, '--index', '0'], options.memoryMiB ?? 4096),
+      };
+    }),
     commitJob: {
       jobName: jobName(plan, 'commit'),
       jobQueue: options.jobQueue,
       jobDefinition: definition,
-      dependsOn: [{ jobId: '<tasks job id>' }],
+      dependsOn: [{ jobId: `<stage ${plan.stages.length} job id>` }],
       containerOverrides: container(commitCommand(options), 2048),
     },
-    taskCount: n,
+    taskCount: plan.tasks.length,
   };
 }
