@@ -62,7 +62,7 @@ const outputName = (output: string, f: { table: string; path: string }) => {
   return join(output, f.table, `${f.path.split('/').slice(-3, -2)[0]}-${f.path.split('/').pop()!.replace(/\.avro$/, '')}.parquet`);
 };
 
-const heaplake = (name: string, description: string, options: { workers: number; parallelDecompression?: boolean }): Contender => ({
+const heaplake = (name: string, description: string, options: { workers: number; parallelDecompression?: boolean; maxTaskBytes?: number }): Contender => ({
   name,
   description,
   writes: true,
@@ -70,7 +70,13 @@ const heaplake = (name: string, description: string, options: { workers: number;
   async run(input, output) {
     // the built package, as users run it (its worker processes are plain JavaScript too)
     const { convert } = (await import(join(ROOT, 'dist', 'index.js'))) as typeof import('../src/index.js');
-    const report = await convert({ source: input, target: output, workers: options.workers, ...(options.parallelDecompression === undefined ? {} : { parallelDecompression: options.parallelDecompression }) });
+    const report = await convert({
+      source: input,
+      target: output,
+      workers: options.workers,
+      ...(options.parallelDecompression === undefined ? {} : { parallelDecompression: options.parallelDecompression }),
+      ...(options.maxTaskBytes === undefined ? {} : { maxTaskBytes: options.maxTaskBytes }),
+    });
     return { rows: report.tables.reduce((n, t) => n + t.rowsOut, 0), rowsRead: report.tables.reduce((n, t) => n + t.rowsIn, 0) };
   },
 });
@@ -275,6 +281,11 @@ const cli: Contender = {
 export const CONTENDERS: readonly Contender[] = [
   heaplake('heaplake', `heaplake library, convert() with workers = cores (${availableParallelism()})`, { workers: availableParallelism() }),
   heaplake('heaplake-1core', 'heaplake library on one core: one process, no decompression thread', { workers: 1, parallelDecompression: false }),
+  heaplake('heaplake-1core-whole', 'heaplake on one core with tables never split into key buckets (one task per table: memory grows with the table)', {
+    workers: 1,
+    parallelDecompression: false,
+    maxTaskBytes: Number.MAX_SAFE_INTEGER,
+  }),
   cli,
   polars('polars', undefined),
   polars('polars-1core', 1),

@@ -23,6 +23,14 @@ if (selected.length === 0) {
   process.exit(1);
 }
 
+// the CLI tests run the built package (dist/): build it from the current sources, never test a
+// stale one (npm ci builds it too, through "prepare")
+const build = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+if (build.status !== 0) {
+  console.error('run-tests: build failed');
+  process.exit(1);
+}
+
 // typecheck first: the suite runs TypeScript through tsx, which does not check types
 if (only.length === 0) {
   const tsc = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json', '--noEmit'], { stdio: 'inherit' });

@@ -226,8 +226,15 @@ export async function runTableTask(plan: TablePlan, ctx: TaskContext): Promise<T
   if (ctx.bucket) {
     // a reduce task: the rows the map tasks sent to this bucket, in the same precedence order
     const ordinal = new Map(plan.dumps.map((d, i) => [String(d.dumpId), i]));
-    for (const path of ctx.bucket.spills) {
-      for (const segment of decodeSpill(await ctx.target.readBytes(path), path)) {
+    const spills = ctx.bucket.spills;
+    // the next spill is read while this one is decoded
+    let next = spills.length > 0 ? ctx.target.readBytes(spills[0]!) : undefined;
+    for (let i = 0; i < spills.length; i++) {
+      const path = spills[i]!;
+      const bytes = await next!;
+      next = i + 1 < spills.length ? ctx.target.readBytes(spills[i + 1]!) : undefined;
+      next?.catch(() => undefined); // awaited in the next round
+      for (const segment of decodeSpill(bytes, path)) {
         const dump = ordinal.get(segment.dumpId);
         if (dump === undefined) throw new HeaplakeError('PLAN', `spill file ${path} holds rows of dump ${segment.dumpId}, which the plan does not apply to ${table}`, { file: path });
         for (const batch of segment.batches) sources.push({ batch, dump });

@@ -101,22 +101,25 @@ export async function runMapTask(plan: TablePlan, ctx: MapContext): Promise<MapR
   let heldBytes = 0;
   let seq = 0;
   let rowBase = 0;
+  // one spill's writes run while the next rows are decoded (at most one in flight: memory)
+  let writing: Promise<void> = Promise.resolve();
   const flush = async () => {
     if (held.length === 0) return;
-    const writes: { bucket: number; bytes: Uint8Array; rows: number }[] = [];
+    const encoded: { bucket: number; path: string; bytes: Uint8Array; rows: number }[] = [];
     for (let k = 0; k < B; k++) {
       const segments = segmentsOf(held, k);
       const rows = segments.reduce((n, s) => n + s.batches[0]!.numRows, 0);
-      if (rows > 0) writes.push({ bucket: k, bytes: encodeSpill(segments), rows });
-    }
-    for (const w of writes) {
-      const path = spillPath(ctx.runId, table, ctx.fileTag, seq, w.bucket);
-      await ctx.target.writeAtomic(path, w.bytes);
-      spills.push({ bucket: w.bucket, path, bytes: w.bytes.byteLength, rows: w.rows });
+      if (rows > 0) encoded.push({ bucket: k, path: spillPath(ctx.runId, table, ctx.fileTag, seq, k), bytes: encodeSpill(segments), rows });
     }
     seq++;
     held = [];
     heldBytes = 0;
+    await writing;
+    for (const w of encoded) spills.push({ bucket: w.bucket, path: w.path, bytes: w.bytes.byteLength, rows: w.rows });
+    writing = (async () => {
+      for (const w of encoded) await ctx.target.writeAtomic(w.path, w.bytes);
+    })();
+    writing.catch(() => undefined); // awaited (and its failure thrown) by the next flush or the end
   };
 
   for (const dump of plan.dumps) {
@@ -141,6 +144,7 @@ export async function runMapTask(plan: TablePlan, ctx: MapContext): Promise<MapR
     }
   }
   await flush();
+  await writing;
   stats.seconds = (performance.now() - started) / 1000;
   return { table, spills, files, stats };
 }
