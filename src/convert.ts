@@ -5,7 +5,9 @@
  *
  *   const report = await convert({ source: 'export/', target: 'lake/' });
  */
-import { resolve as resolvePath } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { HeaplakeError } from './errors.js';
 import { DEFAULT_MAX_TASK_BYTES, DEFAULT_PARQUET_COMPRESSION, type BatchBounds, type ParquetCompression, type ReadLimits } from './defaults.js';
 import type { Source } from './source/source.js';
@@ -51,6 +53,12 @@ export interface ConvertOptions extends PlanOptions {
   maxTaskBytes?: number;
   /** Map tasks: decoded bytes held before they are spilled (default 64 MiB). */
   spillBytes?: number;
+  /**
+   * A local folder for the spills of split tables (default: the lake's own staging area for a
+   * folder lake; a fresh folder under the system's temporary directory for an s3:// lake, so
+   * spills do not travel to S3 and back). Removed when the run ends.
+   */
+  spillDir?: string;
   /** Progress: a file was read. */
   onProgress?: (p: { table: string; file: string; rows: number; bytes: number; filesDone: number; filesTotal: number; bytesDone: number; bytesTotal: number }) => void;
   /** Lines worth telling a person (skipped tables, cleanup). */
@@ -132,6 +140,9 @@ export async function convert(options: ConvertOptions): Promise<RunReport> {
   };
   let outcome: CommitOutcome | undefined;
   let workersUsed = 0;
+  const split = plan.tasks.some((t) => t.kind === 'map');
+  const spillDir = !split ? undefined : (options.spillDir ?? (typeof options.target === 'string' && options.target.startsWith('s3://') ? await mkdtemp(join(tmpdir(), 'heaplake-spill-')) : undefined));
+  const spill = spillDir ? localTarget(spillDir) : undefined;
   if (!options.dryRun) {
     let receipts: Receipt[];
     try {
@@ -140,6 +151,9 @@ export async function convert(options: ConvertOptions): Promise<RunReport> {
       // nothing of this run is visible: drop what it staged (a crash leaves it to the next run)
       await target.removeTree(stagingOf(plan)).catch(() => undefined);
       throw err;
+    } finally {
+      if (spill) await spill.removeTree(stagingOf(plan)).catch(() => undefined);
+      if (spillDir && !options.spillDir) await rm(spillDir, { recursive: true, force: true }).catch(() => undefined);
     }
     try {
       outcome = await commitPlan(plan, target, { receipts, startedAt: new Date(startedAt), ...(options.lock ? { lock: options.lock } : {}), ...(options.onLog ? { onLog: options.onLog } : {}) });
@@ -167,7 +181,13 @@ export async function convert(options: ConvertOptions): Promise<RunReport> {
     if (workers > 1 && forkable) {
       const { credentials: _, ...s3 } = options.s3 ?? {};
       workersUsed = Math.max(workersUsed, Math.min(workers, tasks.length));
-      const settings = { s3, ...(options.limits ? { limits: options.limits } : {}), ...(options.batch ? { batch: options.batch } : {}), ...(options.spillBytes ? { spillBytes: options.spillBytes } : {}) };
+      const settings = {
+        s3,
+        ...(options.limits ? { limits: options.limits } : {}),
+        ...(options.batch ? { batch: options.batch } : {}),
+        ...(options.spillBytes ? { spillBytes: options.spillBytes } : {}),
+        ...(spillDir ? { spillDir } : {}),
+      };
       return runTasksInWorkers(plan, tasks.map((t) => t.index), workers, settings, onProgress);
     }
     const receipts: Receipt[] = [];
@@ -181,6 +201,7 @@ export async function convert(options: ConvertOptions): Promise<RunReport> {
           ...(options.batch ? { batch: options.batch } : {}),
           ...(options.parallelDecompression === undefined ? {} : { parallelDecompression: options.parallelDecompression }),
           ...(options.spillBytes ? { spillBytes: options.spillBytes } : {}),
+          ...(spill ? { spill } : {}),
           onProgress,
         }),
       );

@@ -51,7 +51,14 @@ export interface TaskContext {
    * `index`, reading the rows the map tasks spilled for it (not the Avro files) and only the
    * lake files of its bucket. Counts of the input are the map tasks'.
    */
-  readonly bucket?: { readonly index: number; readonly count: number; readonly spills: readonly string[]; readonly files: readonly MapFile[] };
+  readonly bucket?: {
+    readonly index: number;
+    readonly count: number;
+    /** Where the map tasks put the spills, and their paths there, in order. */
+    readonly store: Target;
+    readonly spills: readonly string[];
+    readonly files: readonly MapFile[];
+  };
 }
 
 export interface TableStats {
@@ -228,11 +235,12 @@ export async function runTableTask(plan: TablePlan, ctx: TaskContext): Promise<T
     const ordinal = new Map(plan.dumps.map((d, i) => [String(d.dumpId), i]));
     const spills = ctx.bucket.spills;
     // the next spill is read while this one is decoded
-    let next = spills.length > 0 ? ctx.target.readBytes(spills[0]!) : undefined;
+    const store = ctx.bucket.store;
+    let next = spills.length > 0 ? store.readBytes(spills[0]!) : undefined;
     for (let i = 0; i < spills.length; i++) {
       const path = spills[i]!;
       const bytes = await next!;
-      next = i + 1 < spills.length ? ctx.target.readBytes(spills[i + 1]!) : undefined;
+      next = i + 1 < spills.length ? store.readBytes(spills[i + 1]!) : undefined;
       next?.catch(() => undefined); // awaited in the next round
       for (const segment of decodeSpill(bytes, path)) {
         const dump = ordinal.get(segment.dumpId);

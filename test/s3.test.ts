@@ -5,7 +5,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -66,6 +66,42 @@ test('convert s3:// → s3:// in two worker processes: the same lake', async () 
   const report = await convert({ source: 's3://heap-rs3-acme', target: 's3://lake/workers', s3: { endpoint: s3.endpoint }, workers: 2, workerMinBytes: 0 });
   assert.equal(report.workers, 2);
   await assertSameAsLocal('lake', 'workers/');
+});
+
+test('split tables on S3, in two worker processes: the same lake, and the spills stay on this machine (no request names one)', async () => {
+  const requests: string[] = [];
+  const proxy = await startFaultProxy(s3.port, (req) => {
+    requests.push(`${req.method} ${req.url}`);
+    return undefined;
+  });
+  try {
+    const report = await convert({ source: 's3://heap-rs3-acme', target: 's3://lake/split', s3: { endpoint: proxy.endpoint }, workers: 2, workerMinBytes: 0, maxTaskBytes: 3000 });
+    assert.ok(report.planned.some((t) => t.buckets > 1), 'some table is split');
+    assert.equal(report.workers, 2);
+  } finally {
+    await proxy.close();
+  }
+  assert.ok(requests.some((r) => r.includes('/receipts/') && r.includes('~map-')), 'map receipts go to the lake');
+  assert.deepStrictEqual(requests.filter((r) => r.includes('/spill/')), []);
+  await assertSameAsLocal('lake', 'split/');
+});
+
+test('split tables through plan / run-task per stage / commit on S3: spills in the lake\'s staging area, then the same lake, staging cleaned', async () => {
+  const { planFile } = await import('../src/convert.js');
+  const { runTask } = await import('../src/protocol/run-task.js');
+  const { commitPlan } = await import('../src/protocol/commit-plan.js');
+  const opts = { endpoint: s3.endpoint };
+  const plan = await planFile({ source: 's3://heap-rs3-acme', target: 's3://lake/split-protocol', s3: opts, maxTaskBytes: 3000 });
+  assert.equal(plan.stages.length, 2);
+  const source = s3Source('s3://heap-rs3-acme', opts);
+  const target = s3Target('s3://lake/split-protocol', opts);
+  for (const stage of plan.stages) for (const i of stage) await runTask(plan, plan.tasks[i]!, { source, target });
+  const staged = await downloadPrefix(s3.client(), 'lake', 'split-protocol/');
+  assert.ok(readdirSync(join(staged, '_heaplake/staging', plan.id, 'spill')).length > 0, 'spills staged in the bucket');
+  await commitPlan(plan, target);
+  await assertSameAsLocal('lake', 'split-protocol/');
+  const after = await downloadPrefix(s3.client(), 'lake', 'split-protocol/');
+  assert.ok(!existsSync(join(after, '_heaplake/staging')) || readdirSync(join(after, '_heaplake/staging')).length === 0, 'staging cleaned');
 });
 
 test('an export copied to another bucket and prefix: warnings, not errors, and the same lake', async () => {

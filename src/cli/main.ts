@@ -53,6 +53,7 @@ export async function main(argv: string[]): Promise<number> {
         exportOptions(y)
           .option('workers', { type: 'number', default: availableParallelism(), describe: 'worker processes for the tasks, at most (default: the number of cores)' })
           .option('worker-min-mb', { type: 'number', default: 16, describe: 'tasks with less input (MB) run in the main process; with fewer than two larger ones, no workers start' })
+          .option('spill-dir', { type: 'string', describe: "a local folder for split tables' spills (default: the lake's staging area; for an s3:// lake, the system's temporary folder)" })
           .option('report', { type: 'string', describe: 'write the run report as JSON to this file' })
           .option('dry-run', { type: 'boolean', default: false, describe: 'plan and check, write nothing' })
           .option('break-lock', { type: 'boolean', default: false, describe: 'take the commit lock even if a run killed while committing left it (stores without conditional writes)' })
@@ -64,6 +65,7 @@ export async function main(argv: string[]): Promise<number> {
             ...exportArgs(args),
             workers: positive(args.workers, '--workers'),
             workerMinBytes: Math.max(0, args['worker-min-mb']) * 1024 * 1024,
+            ...(args['spill-dir'] === undefined ? {} : { spillDir: args['spill-dir'] }),
             dryRun: args['dry-run'],
             quiet: args.quiet,
             ...(args.report === undefined ? {} : { report: args.report }),

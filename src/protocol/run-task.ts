@@ -37,6 +37,12 @@ export interface RunTaskOptions {
   readonly parallelDecompression?: boolean;
   /** Map tasks: decoded bytes held before they are spilled. */
   readonly spillBytes?: number;
+  /**
+   * Where map tasks write spills and reduce tasks read them (default: the target's staging
+   * area, which every machine of a cluster reaches). A local folder serves when all tasks run
+   * on one machine: an S3 lake is then spared the spills' round trip.
+   */
+  readonly spill?: Target;
   readonly onProgress?: (p: { table: string; file: string; rows: number; bytes: number }) => void;
 }
 
@@ -84,7 +90,7 @@ export async function runTask(plan: PlanFile, task: PlanTask, options: RunTaskOp
   if (task.kind === 'map') {
     const map = await runMapTask(tablePlanOf(task), {
       source: options.source,
-      target: options.target,
+      spill: options.spill ?? options.target,
       runId: plan.id,
       fileTag: task.tag,
       buckets: task.buckets,
@@ -109,6 +115,7 @@ async function tableTask(plan: PlanFile, task: PlanTask, state: LakeState, optio
     bucket = {
       index: k,
       count: task.buckets,
+      store: options.spill ?? options.target,
       spills: maps.flatMap((r) => r.map!.spills.filter((s) => s.bucket === k).map((s) => s.path)),
       files: maps.flatMap((r) => r.map!.files),
     };

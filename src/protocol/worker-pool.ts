@@ -18,6 +18,8 @@ export interface WorkerSettings {
   readonly limits?: Partial<ReadLimits>;
   readonly batch?: Partial<BatchBounds>;
   readonly spillBytes?: number;
+  /** A local folder for spills (all workers are on this machine). */
+  readonly spillDir?: string;
 }
 
 export type ToWorker = { type: 'task'; plan: PlanFile; index: number; settings: WorkerSettings };

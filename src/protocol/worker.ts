@@ -5,6 +5,7 @@
 import { HeaplakeError } from '../errors.js';
 import { resolveSource, resolveTarget } from '../convert.js';
 import { runTask } from './run-task.js';
+import { localTarget } from '../sink/local-target.js';
 import type { FromWorker, ToWorker } from './worker-pool.js';
 
 const send = (m: FromWorker) => process.send!(m);
@@ -19,6 +20,7 @@ process.on('message', async (m: ToWorker) => {
       ...(m.settings.limits ? { limits: m.settings.limits } : {}),
       ...(m.settings.batch ? { batch: m.settings.batch } : {}),
       ...(m.settings.spillBytes ? { spillBytes: m.settings.spillBytes } : {}),
+      ...(m.settings.spillDir ? { spill: localTarget(m.settings.spillDir) } : {}),
       // the decompression thread stays on: the other workers often finish first (a small table)
       // and leave their core to it
       onProgress: (p) => send({ type: 'progress', index: m.index, ...p }),

@@ -24,7 +24,8 @@ import { encodeSpill, type SpillSegment } from './spill.js';
 
 export interface MapContext {
   readonly source: Source;
-  readonly target: Target;
+  /** Where spills go: the lake's staging area, or a local folder when every task runs on this machine. */
+  readonly spill: Target;
   readonly runId: string;
   /** The task's tag: part of every spill name. */
   readonly fileTag: string;
@@ -117,7 +118,7 @@ export async function runMapTask(plan: TablePlan, ctx: MapContext): Promise<MapR
     await writing;
     for (const w of encoded) spills.push({ bucket: w.bucket, path: w.path, bytes: w.bytes.byteLength, rows: w.rows });
     writing = (async () => {
-      for (const w of encoded) await ctx.target.writeAtomic(w.path, w.bytes);
+      for (const w of encoded) await ctx.spill.writeAtomic(w.path, w.bytes);
     })();
     writing.catch(() => undefined); // awaited (and its failure thrown) by the next flush or the end
   };
