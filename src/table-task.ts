@@ -188,6 +188,17 @@ function concatRefs(a: RowRefs, b: RowRefs): RowRefs {
   return { batch, row, length: a.length + b.length };
 }
 
+/** How a task opens one of its Avro files. */
+export function avroReadOptions(ctx: Pick<TaskContext, 'limits' | 'batch' | 'parallelDecompression'>, key: string, size: number) {
+  return {
+    file: key,
+    totalBytes: size,
+    ...(ctx.limits ? { limits: ctx.limits } : {}),
+    ...(ctx.batch ? { batch: ctx.batch } : {}),
+    ...(ctx.parallelDecompression === undefined ? {} : { parallelDecompression: ctx.parallelDecompression }),
+  };
+}
+
 /** A table's counters before any work. */
 export function emptyStats(table: string, mode: 'replace' | 'merge', dumps: string[]): TableStats {
   return {
@@ -217,13 +228,7 @@ export async function runTableTask(plan: TablePlan, ctx: TaskContext): Promise<T
   const { table } = plan;
   const previous = ctx.state.tables[table];
   const stats = emptyStats(table, plan.mode, plan.dumps.map((d) => String(d.dumpId)));
-  const readOptions = (key: string, size: number) => ({
-    file: key,
-    totalBytes: size,
-    ...(ctx.limits ? { limits: ctx.limits } : {}),
-    ...(ctx.batch ? { batch: ctx.batch } : {}),
-    ...(ctx.parallelDecompression === undefined ? {} : { parallelDecompression: ctx.parallelDecompression }),
-  });
+  const readOptions = (key: string, size: number) => avroReadOptions(ctx, key, size);
 
   // 1. the new rows, in precedence order (dump, file in manifest order, row); each file is read
   // once, and its schema taken from the same read

@@ -59,7 +59,9 @@ test('P2: verify finds every listed file with its recorded size and rows; a trun
   assert.deepStrictEqual(report.problems, []);
   // an orphan (a file no state lists) is reported, not a problem: readers never see it
   const first = listed[0]!.path;
-  cpSync(join(lake, first), join(lake, first.replace(/part-(\d+)-(\d+)/, 'part-$1-999')));
+  const orphanPath = first.replace(/part-(\d+)-[0-9a-f]{8}-/, 'part-$1-99999999-');
+  assert.notEqual(orphanPath, first);
+  cpSync(join(lake, first), join(lake, orphanPath));
   const orphan = JSON.parse(run('verify', '--target', lake, '--json').stdout);
   assert.equal(orphan.unlisted.length, 1);
   // a truncated file and a missing one: both named

@@ -18,7 +18,7 @@ import { STAGING_DIR } from '../manifest/tables.js';
 import { openAvro } from '../columnar/read-avro.js';
 import { gatherColumn, newGatherStats, type RowRefs } from '../columnar/gather.js';
 import { arrowType, typeSpec, type TypeSpec } from '../schema/merge.js';
-import { columnMismatch, emptyStats, fileColumns, type TableStats } from '../table-task.js';
+import { avroReadOptions, columnMismatch, emptyStats, fileColumns, type TableStats } from '../table-task.js';
 import { bucketsOfRows } from './bucket.js';
 import { encodeSpill, type SpillSegment } from './spill.js';
 
@@ -82,13 +82,7 @@ export async function runMapTask(plan: TablePlan, ctx: MapContext): Promise<MapR
   const stats = emptyStats(table, plan.mode, plan.dumps.map((d) => String(d.dumpId)));
   const files: MapFile[] = [];
   const spills: MapSpill[] = [];
-  const readOptions = (key: string, size: number) => ({
-    file: key,
-    totalBytes: size,
-    ...(ctx.limits ? { limits: ctx.limits } : {}),
-    ...(ctx.batch ? { batch: ctx.batch } : {}),
-    ...(ctx.parallelDecompression === undefined ? {} : { parallelDecompression: ctx.parallelDecompression }),
-  });
+  const readOptions = (key: string, size: number) => avroReadOptions(ctx, key, size);
 
   for (const dump of plan.superseded) {
     for (const f of dump.files) {
