@@ -38,6 +38,7 @@ export async function runTasksInWorkers(
   workers: number,
   settings: WorkerSettings,
   onProgress?: (p: { table: string; file: string; rows: number; bytes: number }) => void,
+  onDone?: (index: number) => void,
 ): Promise<Receipt[]> {
   const receipts = new Map<number, Receipt>();
   if (indices.length === 0) return [];
@@ -65,6 +66,7 @@ export async function runTasksInWorkers(
           if (m.type === 'progress') onProgress?.(m);
           else if (m.type === 'done') {
             receipts.set(m.index, m.receipt);
+            onDone?.(m.index);
             if (++done === indices.length) resolve();
             else give(child);
           } else {

@@ -6,7 +6,7 @@ import { writePlan } from '../../protocol/plan-io.js';
 import { formatBytes, progress } from '../progress.js';
 import { HeaplakeError } from '../../errors.js';
 
-export interface ConvertCommandOptions extends Omit<ConvertOptions, 'onProgress' | 'onLog'> {
+export interface ConvertCommandOptions extends Omit<ConvertOptions, 'onProgress' | 'onLog' | 'onTaskDone'> {
   report?: string;
   quiet: boolean;
 }
@@ -22,6 +22,10 @@ export async function convertCommand(options: ConvertCommandOptions): Promise<vo
       rows += e.rows;
       const pct = e.bytesTotal > 0 ? Math.floor((100 * e.bytesDone) / e.bytesTotal) : 100;
       p.update(`${pct}% [${e.filesDone}/${e.filesTotal} files, ${rows.toLocaleString('en-US')} rows, ${formatBytes(e.bytesDone)}/${formatBytes(e.bytesTotal)}] ${e.table}: ${e.file}`);
+    },
+    // split tables: stage 2 (one task per key bucket) reads no files; its tasks are its progress
+    onTaskDone: (t) => {
+      if (t.stage === 2) p.update(`stage 2: ${t.done}/${t.total} bucket tasks written (${t.task})`);
     },
   }).catch(async (err: unknown) => {
     p.done();
