@@ -240,7 +240,7 @@ export async function convert(options: ConvertOptions): Promise<RunReport> {
 /** A task's share of the work: its input, or for a reduce task its bucket's share of the table's. */
 function taskWeight(plan: PlanFile, task: PlanTask): number {
   if (task.kind !== 'reduce') return task.inputBytes;
-  return task.maps!.reduce((n, i) => n + plan.tasks[i]!.inputBytes, 0) / task.buckets;
+  return plan.tasks.slice(task.maps!.from, task.maps!.to).reduce((n, t) => n + t.inputBytes, 0) / task.buckets;
 }
 
 /** What the plan applies per table (a split table's map tasks summed). */

@@ -131,3 +131,12 @@ test('deploy/Dockerfile: Node 20 slim, copies what exists, heaplake as the entry
   const bin = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).bin.heaplake as string;
   assert.ok(dockerfile.includes(`ENTRYPOINT ["node", "/app/${bin}"]`), `the entrypoint runs ${bin}`);
 });
+
+test('a stage bigger than the scheduler allows (AWS Batch: 10,000 children) is refused with what to change', async () => {
+  const { planFile } = await import('../src/convert.js');
+  const { batchJobs, kubernetesManifests } = await import('../src/protocol/recipes.js');
+  const plan = await planFile({ source: EXPORT, target: tmp('limits') });
+  const huge = { ...plan, stages: [Array.from({ length: 10_001 }, (_, i) => i)] };
+  assert.throws(() => batchJobs(huge, { planUri: 's3://x/plan.json', image: 'x', jobQueue: 'q' }), (e: Error & { code?: string }) => e.code === 'USAGE' && /10001 tasks.*at most 10000.*--max-task-mb/.test(e.message));
+  assert.doesNotThrow(() => kubernetesManifests(huge, { planUri: 's3://x/plan.json', image: 'x' }), 'an Indexed Job holds 100,000');
+});

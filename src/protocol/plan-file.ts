@@ -68,9 +68,12 @@ export interface PlanTask {
   readonly table: string;
   /** Key buckets of the table (1: not split). */
   readonly buckets: number;
-  /** reduce: the bucket it writes, and the indices of its table's map tasks (whose spills it reads). */
+  /**
+   * reduce: the bucket it writes, and the index range [from, to) of its table's map tasks
+   * (whose spills it reads): a range, so the plan grows with the tasks, not their product.
+   */
   readonly bucket?: number;
-  readonly maps?: readonly number[];
+  readonly maps?: { readonly from: number; readonly to: number };
   /** 8 hex digits: a digest of the task's inputs and output options (in its file names). */
   readonly tag: string;
   readonly inputFiles: number;
@@ -145,14 +148,13 @@ export function makePlanFile(run: RunPlan, state: LakeState, where: { source: st
       tasks.push({ index: tasks.length, id: t.table, kind: 'table', stage: 1, tag: digest({ body, lake }), inputFiles: files.length, inputBytes, buckets, ...body });
       continue;
     }
-    const maps: number[] = [];
+    const maps = { from: tasks.length, to: tasks.length };
     for (const group of fileGroups(t, options.maxTaskBytes)) {
       const mapBody = { ...body, dumps: group.dumps.map(dumpJson), superseded: group.superseded.map(dumpJson) };
       const groupFiles = group.dumps.flatMap((d) => d.files);
-      maps.push(tasks.length);
       tasks.push({
         index: tasks.length,
-        id: `${t.table}~map-${maps.length - 1}`,
+        id: `${t.table}~map-${maps.to++ - maps.from}`,
         kind: 'map',
         stage: 1,
         tag: digest({ map: mapBody, buckets }),

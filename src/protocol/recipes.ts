@@ -5,7 +5,26 @@
  * needed to check them: test/recipes.test.ts runs the very commands they contain, with the
  * index variables the schedulers set, and compares the lake with `convert`'s.
  */
+import { UsageError } from '../errors.js';
 import type { PlanFile } from './plan-file.js';
+
+/**
+ * The most tasks one scheduler job may hold: AWS Batch array jobs have at most 10,000
+ * children; Kubernetes Indexed Jobs with a per-index backoff limit at most 100,000 completions.
+ */
+export const STAGE_LIMITS = { 'aws-batch': 10_000, kubernetes: 100_000 } as const;
+
+function checkStageSizes(plan: PlanFile, scheduler: keyof typeof STAGE_LIMITS): void {
+  const limit = STAGE_LIMITS[scheduler];
+  plan.stages.forEach((stage, s) => {
+    if (stage.length > limit) {
+      throw new UsageError(
+        'USAGE',
+        `stage ${s + 1} of plan ${plan.id} has ${stage.length} tasks; one ${scheduler} job holds at most ${limit}: plan again with a larger --max-task-mb (now ${plan.options.maxTaskBytes / 1024 / 1024})`,
+      );
+    }
+  });
+}
 
 export interface RecipeOptions {
   /** Where the tasks read the plan (an s3:// URI on a cluster). */
@@ -53,6 +72,7 @@ const yamlList = (items: readonly string[]) => `[${items.map((a) => JSON.stringi
  * reduce tasks are stage 2), then the commit. Apply each once the one before has completed.
  */
 export function kubernetesManifests(plan: PlanFile, options: KubernetesOptions): string {
+  checkStageSizes(plan, 'kubernetes');
   const memory = options.memoryMiB ?? 4096;
   const ns = options.namespace ? `\n  namespace: ${options.namespace}` : '';
   const pod = (args: string[], mem: number) =>
@@ -122,6 +142,7 @@ export function kubernetesManifests(plan: PlanFile, options: KubernetesOptions):
  * previous job's, filled in at submission.
  */
 export function batchJobs(plan: PlanFile, options: BatchOptions) {
+  checkStageSizes(plan, 'aws-batch');
   const definition = jobName(plan, 'job');
   const container = (command: string[], memory: number) => ({
     command,

@@ -110,7 +110,8 @@ export async function runTask(plan: PlanFile, task: PlanTask, options: RunTaskOp
 async function tableTask(plan: PlanFile, task: PlanTask, state: LakeState, options: RunTaskOptions, read: object): Promise<TaskResult> {
   let bucket;
   if (task.kind === 'reduce') {
-    const maps = await readReceipts(plan, options.target, task.maps!.map((i) => plan.tasks[i]!), 'stage 1 of this table is not finished');
+    const mapTasks = plan.tasks.slice(task.maps!.from, task.maps!.to);
+    const maps = await readReceipts(plan, options.target, mapTasks, 'stage 1 of this table is not finished');
     const k = task.bucket!;
     bucket = {
       index: k,
@@ -135,12 +136,28 @@ async function tableTask(plan: PlanFile, task: PlanTask, state: LakeState, optio
   });
 }
 
+/** `fn` over `items`, at most `limit` at once; results in order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
 /** The receipts of every task; a missing or foreign one is an error listing the task ids. */
 export async function readReceipts(plan: PlanFile, target: Target, tasks: readonly PlanTask[] = plan.tasks, why = 'nothing was committed'): Promise<Receipt[]> {
   const receipts: Receipt[] = [];
   const missing: string[] = [];
-  for (const task of tasks) {
-    const text = await target.readText(receiptPath(plan, task));
+  // a reduce task reads every map receipt of its table: several at once (small objects)
+  const texts = await mapLimit(tasks, 16, (task) => target.readText(receiptPath(plan, task)));
+  for (const [i, task] of tasks.entries()) {
+    const text = texts[i];
     if (text === undefined) {
       missing.push(task.id);
       continue;
