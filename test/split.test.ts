@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeData, Int64, Int32, Utf8 } from 'apache-arrow';
+import { makeData, Int64, Int32, Utf8, type Data } from 'apache-arrow';
 import { convert, planFile } from '../src/convert.js';
 import { bucketOfHalves, bucketsOfRows } from '../src/shuffle/bucket.js';
 import { decodeSpill } from '../src/shuffle/spill.js';
@@ -241,4 +241,39 @@ test('split: --start-date, identity tables and a crash between tasks behave as w
   assert.ok(!readdirSync(crashed).includes('pageviews'), 'nothing published');
   await convert({ source: EXPORT, target: crashed, ...SPLIT });
   await assertLakeMatchesReference(crashed, EXPORT);
+});
+
+test('split: a spill holds every flat lake type exactly (nulls, bits, offsets, fixed widths), and a truncated one is refused', async () => {
+  const { encodeSpill } = await import('../src/shuffle/spill.js');
+  const { RecordBatch, Schema, Field, Struct, Bool, Float32, Float64, Binary, FixedSizeBinary, Null, DateDay } = await import('apache-arrow');
+  const n = 11;
+  const valid = Uint8Array.from([0b10110111, 0b101]); // rows 3 and 6, 8 and 10 null
+  const nulls = 4;
+  const cols: [string, Data][] = [
+    ['b', makeData({ type: new Bool(), length: n, nullCount: nulls, nullBitmap: valid, data: Uint8Array.from([0b01010101, 0b110]) })],
+    ['i', makeData({ type: new Int32(), length: n, nullCount: nulls, nullBitmap: valid, data: Int32Array.from({ length: n }, (_, i) => i * -7) })],
+    ['l', makeData({ type: new Int64(), length: n, nullCount: 0, data: BigInt64Array.from({ length: n }, (_, i) => 2n ** 62n + BigInt(i)) })],
+    ['f', makeData({ type: new Float32(), length: n, nullCount: 0, data: Float32Array.from({ length: n }, (_, i) => i / 4) })],
+    ['d', makeData({ type: new Float64(), length: n, nullCount: nulls, nullBitmap: valid, data: Float64Array.from({ length: n }, (_, i) => Math.PI * i) })],
+    ['day', makeData({ type: new DateDay(), length: n, nullCount: 0, data: Int32Array.from({ length: n }, (_, i) => 20000 + i) })],
+    ['s', makeData({ type: new Utf8(), length: n, nullCount: nulls, nullBitmap: valid, valueOffsets: Int32Array.from({ length: n + 1 }, (_, i) => i * 3), data: Buffer.from('aé'.repeat(n)) })],
+    ['bin', makeData({ type: new Binary(), length: n, nullCount: 0, valueOffsets: Int32Array.from({ length: n + 1 }, (_, i) => i), data: Uint8Array.from({ length: n }, (_, i) => 250 + (i % 6)) })],
+    ['fx', makeData({ type: new FixedSizeBinary(3), length: n, nullCount: 0, data: Uint8Array.from({ length: n * 3 }, (_, i) => i) })],
+    ['z', makeData({ type: new Null(), length: n })],
+  ];
+  const schema = new Schema(cols.map(([name, d]) => new Field(name, d.type, true)));
+  const batch = new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: n, nullCount: 0, children: cols.map(([, d]) => d) }));
+  const bytes = Buffer.concat(encodeSpill([{ dumpId: '9007199254740993', file: 'sync_1/t/a.avro', batches: [batch, batch.slice(0, n)] }]));
+  const back = decodeSpill(bytes, 'x.spill');
+  assert.equal(back.length, 2);
+  for (const s of back) {
+    assert.equal(s.dumpId, '9007199254740993');
+    const got = s.batches[0]!;
+    assert.equal(got.numRows, n);
+    for (const [c, [name]] of cols.entries()) {
+      const want = Array.from({ length: n }, (_, r) => batch.getChildAt(c)!.get(r));
+      assert.deepStrictEqual(Array.from({ length: n }, (_, r) => got.getChildAt(c)!.get(r)), want, name);
+    }
+  }
+  for (const cut of [1, 9, 100, bytes.length - 1]) assert.throws(() => decodeSpill(bytes.subarray(0, bytes.length - cut), 'x.spill'), /spill file x\.spill is damaged/);
 });

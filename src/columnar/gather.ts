@@ -49,7 +49,8 @@ function bytesOf(d: Data): Uint8Array {
 
 const WIDTH: Record<string, number> = { int32: 4, int64: 8, float32: 4, float64: 8, date32: 4, 'time32[ms]': 4, 'time64[us]': 8 };
 
-function widthOf(spec: TypeSpec): number {
+/** Bytes per value of a fixed-width column type (0: variable or bit-packed). */
+export function widthOf(spec: TypeSpec): number {
   if (WIDTH[spec] !== undefined) return WIDTH[spec]!;
   if (spec.startsWith('timestamp')) return 8;
   const fixed = /^fixed\[(\d+)\]$/.exec(spec);

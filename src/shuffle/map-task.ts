@@ -100,7 +100,7 @@ export async function runMapTask(plan: TablePlan, ctx: MapContext): Promise<MapR
   let writing: Promise<void> = Promise.resolve();
   const flush = async () => {
     if (held.length === 0) return;
-    const encoded: { bucket: number; path: string; bytes: Uint8Array; rows: number }[] = [];
+    const encoded: { bucket: number; path: string; bytes: Uint8Array[]; rows: number }[] = [];
     for (let k = 0; k < B; k++) {
       const segments = segmentsOf(held, k);
       const rows = segments.reduce((n, s) => n + s.batches[0]!.numRows, 0);
@@ -110,7 +110,7 @@ export async function runMapTask(plan: TablePlan, ctx: MapContext): Promise<MapR
     held = [];
     heldBytes = 0;
     await writing;
-    for (const w of encoded) spills.push({ bucket: w.bucket, path: w.path, bytes: w.bytes.byteLength, rows: w.rows });
+    for (const w of encoded) spills.push({ bucket: w.bucket, path: w.path, bytes: w.bytes.reduce((n, b) => n + b.byteLength, 0), rows: w.rows });
     writing = (async () => {
       for (const w of encoded) await ctx.spill.writeAtomic(w.path, w.bytes);
     })();

@@ -107,7 +107,7 @@ export function localTarget(root: string): Target {
 }
 
 /** Writes a temporary file beside `full`, then renames it over: readers see old or new. */
-async function writeReplacing(full: string, bytes: Uint8Array): Promise<void> {
+async function writeReplacing(full: string, bytes: Uint8Array | readonly Uint8Array[]): Promise<void> {
   await mkdir(dirname(full), { recursive: true });
   const tmp = `${full}.tmp-${process.pid}`;
   await writeFile(tmp, bytes);

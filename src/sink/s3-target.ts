@@ -117,7 +117,8 @@ export function s3Target(uri: string, options: S3TargetOptions = {}, client?: S3
         throw new SinkError('IO', `${where(path)}: ${(err as Error).message}`, { file: where(path) }, { cause: err });
       }
     },
-    writeAtomic: (path, bytes) => io(path, async () => void (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: keyOf(path), Body: bytes })))),
+    writeAtomic: (path, bytes) =>
+      io(path, async () => void (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: keyOf(path), Body: bytes instanceof Uint8Array ? bytes : Buffer.concat(bytes) })))),
     async writeIfUnchanged(path, bytes, version) {
       try {
         await s3.send(new PutObjectCommand({ Bucket: bucket, Key: keyOf(path), Body: bytes, ...(version === undefined ? { IfNoneMatch: '*' } : { IfMatch: version }) }));

@@ -15,8 +15,11 @@ export interface Target {
   readBytes(path: string): Promise<Uint8Array>;
   /** A file's size in bytes, or undefined when it does not exist. */
   size(path: string): Promise<number | undefined>;
-  /** Writes a small file so that readers see the old or the new content, never a mix. */
-  writeAtomic(path: string, bytes: Uint8Array): Promise<void>;
+  /**
+   * Writes a file so that readers see the old or the new content, never a mix. The content
+   * may come in parts (written one after another, not joined first: spills are written so).
+   */
+  writeAtomic(path: string, bytes: Uint8Array | readonly Uint8Array[]): Promise<void>;
   /**
    * Writes a small file atomically only if it is still at `version` (undefined: only if it does
    * not exist). Returns false when another writer changed it first.
