@@ -10,20 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convert } from '../src/convert.js';
 import { FIXTURES } from './helpers/paths.js';
-import { canonicalRows, fileHashes, readLake, referenceLake, withColumns } from './helpers/lake.js';
+import { canonicalRows, fileHashes, readLake, assertLakeMatchesReference } from './helpers/lake.js';
 
 const EXPORT = join(FIXTURES, 'heap-export');
 const tmp = () => mkdtempSync(join(tmpdir(), 'heaplake-convert-'));
-
-async function assertLakeMatchesReference(lakeDir: string, exportDir: string, options: { startDate?: string } = {}): Promise<void> {
-  const lake = await readLake(lakeDir);
-  const reference = await referenceLake(exportDir, options);
-  assert.deepStrictEqual(Object.keys(lake).sort(), Object.keys(reference).sort(), 'tables');
-  for (const [table, expected] of Object.entries(reference)) {
-    const got = lake[table]!;
-    assert.deepStrictEqual(canonicalRows(got.rows), canonicalRows(withColumns(expected, got.columns)), `table ${table}`);
-  }
-}
 
 test('P12: the fixture export converts to exactly what the reference model says, read back with hyparquet', async () => {
   const lakeDir = tmp();

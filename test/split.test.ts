@@ -15,7 +15,7 @@ import { convert, planFile } from '../src/convert.js';
 import { bucketOfHalves, bucketsOfRows } from '../src/shuffle/bucket.js';
 import { decodeSpill } from '../src/shuffle/spill.js';
 import { FIXTURES, ROOT } from './helpers/paths.js';
-import { canonicalRows, exportWith, fileHashes, publishedFiles, readLake, referenceLake, withColumns } from './helpers/lake.js';
+import { canonicalRows, exportWith, fileHashes, publishedFiles, readLake, assertLakeMatchesReference } from './helpers/lake.js';
 
 const EXPORT = join(FIXTURES, 'heap-export');
 const BIN = join(ROOT, 'dist/cli/bin.js');
@@ -24,16 +24,6 @@ const cli = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { en
 /** Small enough that the fixture's bigger tables split into several buckets and map tasks. */
 const SPLIT = { maxTaskBytes: 3000, spillBytes: 20_000 };
 const MAX_TASK_MB = String(3000 / (1024 * 1024));
-
-async function assertLakeMatchesReference(lakeDir: string, exportDir: string, options: { startDate?: string } = {}): Promise<void> {
-  const lake = await readLake(lakeDir);
-  const reference = await referenceLake(exportDir, options);
-  assert.deepStrictEqual(Object.keys(lake).sort(), Object.keys(reference).sort(), 'tables');
-  for (const [table, expected] of Object.entries(reference)) {
-    const got = lake[table]!;
-    assert.deepStrictEqual(canonicalRows(got.rows), canonicalRows(withColumns(expected, got.columns)), `table ${table}`);
-  }
-}
 
 type StateJson = { tables: Record<string, { buckets?: number; key: string | null; files: { path: string; bucket?: number; rows: number }[] }> };
 const stateOf = (lake: string) => JSON.parse(readFileSync(join(lake, '_heaplake/state.json'), 'utf8')) as StateJson;

@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { parquetReadObjects, asyncBufferFromFile } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
+import assert from 'node:assert/strict';
 import { avscDecodeFile } from '../../scripts/avsc-writer.js';
 
 export type Row = Record<string, unknown>;
@@ -167,4 +168,15 @@ export function exportWith(dir: string, manifests: readonly string[]): string {
   mkdirSync(join(partial, 'manifests'));
   for (const m of manifests) cpSync(join(dir, 'manifests', m), join(partial, 'manifests', m));
   return partial;
+}
+
+/** The lake folder holds exactly the reference model's rows of the export, table by table. */
+export async function assertLakeMatchesReference(lakeDir: string, exportDir: string, options: ReferenceOptions = {}): Promise<void> {
+  const lake = await readLake(lakeDir);
+  const reference = await referenceLake(exportDir, options);
+  assert.deepStrictEqual(Object.keys(lake).sort(), Object.keys(reference).sort(), 'tables');
+  for (const [table, expected] of Object.entries(reference)) {
+    const got = lake[table]!;
+    assert.deepStrictEqual(canonicalRows(got.rows), canonicalRows(withColumns(expected, got.columns)), `table ${table}`);
+  }
 }
