@@ -51,7 +51,7 @@ export interface ConvertOptions extends PlanOptions {
    * bounded whatever the table's size. Each bucket is a file of its own in every partition.
    */
   maxTaskBytes?: number;
-  /** Map tasks: decoded bytes held before they are spilled (default 32 MiB). */
+  /** Map tasks: decoded bytes held before they are spilled (default 64 MiB). */
   spillBytes?: number;
   /**
    * A local folder for the spills of split tables (default: the lake's own staging area for a

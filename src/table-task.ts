@@ -288,8 +288,17 @@ export async function runTableTask(plan: TablePlan, ctx: TaskContext): Promise<T
   const retyped = previous?.columns.some((p) => columns.find((c) => c.name === p.name)?.type !== p.type) ?? false;
 
   const gatherStats = newGatherStats();
+  // each column of every source batch, looked up once per set of batches (not per output batch)
+  const columnsOf = new WeakMap<readonly SourceBatch[], Map<string, (Data | undefined)[]>>();
+  const sourceColumn = (batches: readonly SourceBatch[], name: string) => {
+    let byName = columnsOf.get(batches);
+    if (!byName) columnsOf.set(batches, (byName = new Map()));
+    let list = byName.get(name);
+    if (!list) byName.set(name, (list = batches.map((s) => column(s.batch, name))));
+    return list;
+  };
   const gather = (spec: TypeSpec, name: string, refs: RowRefs, batches: readonly SourceBatch[], gs?: GatherStats): Data =>
-    gatherColumn(spec, batches.map((s) => column(s.batch, name)), refs, gs ?? gatherStats);
+    gatherColumn(spec, sourceColumn(batches, name), refs, gs ?? gatherStats);
   const timeSpec = columns.find((c) => c.name === 'time')?.type;
   const partitioned = plan.partitioned && timeSpec?.startsWith('timestamp') === true;
 

@@ -65,6 +65,12 @@ export function widthOf(spec: TypeSpec): number {
  * column of type `target`.
  */
 export function gatherColumn(target: TypeSpec, sources: readonly (Data | undefined)[], refs: RowRefs, stats: GatherStats): Data {
+  // the per-source set-up below is O(sources): with many small source batches (a split table's
+  // reduce reads thousands) and few of them referenced, narrow the sources to those first
+  if (sources.length > 64 && sources.length > refs.length >> 4) {
+    const narrowed = narrow(sources, refs);
+    if (narrowed) return gatherColumn(target, narrowed.sources, narrowed.refs, stats);
+  }
   const type = arrowType(target);
   const n = refs.length;
   const specs = sources.map((d, b) => (d ? typeSpec(d.type, `batch ${b}`) : undefined));
@@ -203,6 +209,24 @@ export function gatherColumn(target: TypeSpec, sources: readonly (Data | undefin
   const ArrayType = (type as unknown as { ArrayType: new (b: ArrayBuffer) => ArrayLike<unknown> }).ArrayType;
   const data = ArrayType === Uint8Array ? out : new ArrayType(out.buffer);
   return makeData({ type, length: n, nullCount: nulls, nullBitmap: nulls > 0 ? valid : undefined, data } as never);
+}
+
+/** The referenced sources only, and refs renumbered to them (undefined: nearly all are referenced). */
+function narrow(sources: readonly (Data | undefined)[], refs: RowRefs): { sources: (Data | undefined)[]; refs: RowRefs } | undefined {
+  const slot = new Int32Array(sources.length).fill(-1);
+  const used: (Data | undefined)[] = [];
+  const batch = new Int32Array(refs.length);
+  for (let i = 0; i < refs.length; i++) {
+    const b = refs.batch[i]!;
+    let s = slot[b]!;
+    if (s === -1) {
+      s = slot[b] = used.length;
+      used.push(sources[b]);
+    }
+    batch[i] = s;
+  }
+  if (used.length * 2 > sources.length) return undefined;
+  return { sources: used, refs: { batch, row: refs.row, length: refs.length } };
 }
 
 /** Text columns fed by sources of other types (display text): the general, slower path. */
