@@ -169,12 +169,13 @@ export async function convert(options: ConvertOptions): Promise<RunReport> {
 
   /** The tasks, stage by stage, in this process or in worker processes (the same receipts either way). */
   async function runTasks(): Promise<Receipt[]> {
-    const receipts: Receipt[] = [];
-    for (const stage of plan.stages) receipts.push(...(await runStage(stage.map((i) => plan.tasks[i]!))));
-    return receipts.sort((a, b) => a.index - b.index);
+    // stage 2 in this process takes stage 1's receipts from here, not read back once per bucket
+    const done = new Map<number, Receipt>();
+    for (const stage of plan.stages) for (const r of await runStage(stage.map((i) => plan.tasks[i]!), done)) done.set(r.index, r);
+    return [...done.values()].sort((a, b) => a.index - b.index);
   }
 
-  async function runStage(tasks: readonly PlanTask[]): Promise<Receipt[]> {
+  async function runStage(tasks: readonly PlanTask[], earlier: ReadonlyMap<number, Receipt>): Promise<Receipt[]> {
     let done = 0;
     const taskDone = (task: PlanTask) => options.onTaskDone?.({ task: task.id, table: task.table, stage: task.stage, done: ++done, total: tasks.length });
     // a worker process costs a start-up and its own memory: worth it only for tasks big enough
@@ -206,6 +207,7 @@ export async function convert(options: ConvertOptions): Promise<RunReport> {
           ...(options.parallelDecompression === undefined ? {} : { parallelDecompression: options.parallelDecompression }),
           ...(options.spillBytes ? { spillBytes: options.spillBytes } : {}),
           ...(spill ? { spill } : {}),
+          receipts: earlier,
           onProgress,
         }),
       );
@@ -251,10 +253,10 @@ function plannedTables(plan: PlanFile): RunReport['planned'] {
     if (!p) tables.set(t.table, (p = { table: t.table, mode: t.mode, dumps: [], files: 0, bytes: 0, buckets: t.buckets }));
     // a reduce task lists every dump of its table (without files), a map task its own
     for (const d of t.dumps) if (!p.dumps.includes(d.dumpId)) p.dumps.push(d.dumpId);
-    p.dumps.sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
     p.files += t.inputFiles;
     p.bytes += t.inputBytes;
   }
+  for (const p of tables.values()) p.dumps.sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
   return [...tables.values()];
 }
 

@@ -15,7 +15,7 @@ import type { Target } from './sink/target.js';
 import type { TablePlan } from './manifest/plan.js';
 import { isEventLike, microsColumns } from './manifest/tables.js';
 import { openAvro } from './columnar/read-avro.js';
-import { gatherColumn, isValid, newGatherStats, type GatherStats, type RowRefs } from './columnar/gather.js';
+import { dataBytes, gatherColumn, isValid, newGatherStats, type GatherStats, type RowRefs } from './columnar/gather.js';
 import { lakeSchema, mergeColumns, typeSpec, type TypeSpec } from './schema/merge.js';
 import { dedupe } from './dedupe/dedupe.js';
 import { KeyIndex } from './dedupe/key-index.js';
@@ -25,7 +25,16 @@ import type { MapFile } from './shuffle/map-task.js';
 import { decodeSpill } from './shuffle/spill.js';
 import { STAGING_DIR, type LakeColumn, type LakeFile, type LakeState, type TableState } from './commit/state.js';
 
-export interface TaskContext {
+/** How a task reads its Avro files, and what it reports while it does (shared by every kind of task). */
+export interface ReadSettings {
+  readonly limits?: Partial<ReadLimits>;
+  readonly batch?: Partial<BatchBounds>;
+  /** Decompress on a second thread (default: when there is more than one core). */
+  readonly parallelDecompression?: boolean;
+  readonly onProgress?: (p: { table: string; file: string; rows: number; bytes: number }) => void;
+}
+
+export interface TaskContext extends ReadSettings {
   readonly source: Source;
   readonly target: Target;
   readonly state: LakeState;
@@ -39,13 +48,8 @@ export interface TaskContext {
   /** Unparseable `time` values are an error instead of a null. */
   readonly strict: boolean;
   readonly compression: ParquetCompression;
-  readonly limits?: Partial<ReadLimits>;
-  readonly batch?: Partial<BatchBounds>;
-  /** Decompress on a second thread (default: when there is more than one core). */
-  readonly parallelDecompression?: boolean;
   /** Most rows per output file (row groups are bounded by bytes inside it). */
   readonly maxRowsPerFile: number;
-  readonly onProgress?: (p: { table: string; file: string; rows: number; bytes: number }) => void;
   /**
    * A reduce task: the table is split into `count` key buckets and this task does bucket
    * `index`, reading the rows the map tasks spilled for it (not the Avro files) and only the
@@ -189,7 +193,7 @@ function concatRefs(a: RowRefs, b: RowRefs): RowRefs {
 }
 
 /** How a task opens one of its Avro files. */
-export function avroReadOptions(ctx: Pick<TaskContext, 'limits' | 'batch' | 'parallelDecompression'>, key: string, size: number) {
+export function avroReadOptions(ctx: ReadSettings, key: string, size: number) {
   return {
     file: key,
     totalBytes: size,
@@ -228,59 +232,15 @@ export async function runTableTask(plan: TablePlan, ctx: TaskContext): Promise<T
   const { table } = plan;
   const previous = ctx.state.tables[table];
   const stats = emptyStats(table, plan.mode, plan.dumps.map((d) => String(d.dumpId)));
-  const readOptions = (key: string, size: number) => avroReadOptions(ctx, key, size);
 
-  // 1. the new rows, in precedence order (dump, file in manifest order, row); each file is read
-  // once, and its schema taken from the same read
-  const sources: SourceBatch[] = [];
-  const appliedColumns: { name: string; type: TypeSpec }[][] = [];
-  const supersededColumns: { name: string; type: TypeSpec }[][] = [];
-  if (ctx.bucket) {
-    // a reduce task: the rows the map tasks sent to this bucket, in the same precedence order
-    const ordinal = new Map(plan.dumps.map((d, i) => [String(d.dumpId), i]));
-    const spills = ctx.bucket.spills;
-    // the next spill is read while this one is decoded
-    const store = ctx.bucket.store;
-    let next = spills.length > 0 ? store.readBytes(spills[0]!) : undefined;
-    for (let i = 0; i < spills.length; i++) {
-      const path = spills[i]!;
-      const bytes = await next!;
-      next = i + 1 < spills.length ? store.readBytes(spills[i + 1]!) : undefined;
-      next?.catch(() => undefined); // awaited in the next round
-      for (const segment of decodeSpill(bytes, path)) {
-        const dump = ordinal.get(segment.dumpId);
-        if (dump === undefined) throw new HeaplakeError('PLAN', `spill file ${path} holds rows of dump ${segment.dumpId}, which the plan does not apply to ${table}`, { file: path });
-        for (const batch of segment.batches) sources.push({ batch, dump });
-      }
-    }
-    for (const f of ctx.bucket.files) (f.schemaOnly ? supersededColumns : appliedColumns).push(f.columns.map((c) => ({ ...c })));
-  }
-  for (let d = 0; d < (ctx.bucket ? 0 : plan.dumps.length); d++) {
-    const dump = plan.dumps[d]!;
-    for (const f of dump.files) {
-      const reader = await openAvro(ctx.source.read(f.key, f.etag), readOptions(f.key, f.size));
-      for await (const batch of reader.batches()) sources.push({ batch, dump: d });
-      const cols = fileColumns(table, reader.schema);
-      appliedColumns.push(cols);
-      if (dump.columns) stats.warnings.push(...columnMismatch(dump.dumpId, f.key, cols, dump.columns));
-      stats.files++;
-      stats.bytesIn += f.size;
-      stats.rowsIn += reader.stats.records;
-      ctx.onProgress?.({ table, file: f.key, rows: reader.stats.records, bytes: f.size });
-    }
-  }
+  // 1. the new rows, in precedence order (dump, file in manifest order, row), and the columns
+  // of every file of the run — files of superseded dumps too (their headers only), so one run
+  // and many agree on the schema
+  const { sources, applied, superseded } = ctx.bucket ? await readSpills(plan, ctx.bucket) : await readAvroFiles(plan, ctx, stats);
 
-  // 2. schemas: the lake's columns first (they never disappear), then every file of the run —
-  // files of superseded dumps too (their headers only), so one run and many agree
-  for (const dump of ctx.bucket ? [] : plan.superseded) {
-    for (const f of dump.files) {
-      const reader = await openAvro(ctx.source.read(f.key, f.etag), readOptions(f.key, f.size));
-      await reader.close();
-      supersededColumns.push(fileColumns(table, reader.schema));
-    }
-  }
+  // 2. schemas: the lake's columns first (they never disappear), then every file's
   const lakeColumns = previous ? previous.columns.map((c) => ({ name: c.name, type: c.type })) : [];
-  const merged = mergeColumns([lakeColumns, ...supersededColumns, ...appliedColumns]);
+  const merged = mergeColumns([lakeColumns, ...superseded, ...applied]);
   for (const c of merged.conflicts) stats.warnings.push(`column "${c.name}" has conflicting types ${c.seen.join(', ')}: stored as utf8`);
   let nextId = Math.max(0, ...(previous?.columns.map((c) => c.fieldId) ?? [0]));
   const columns: LakeColumn[] = merged.columns.map((c) => ({ name: c.name, type: c.type, fieldId: previous?.columns.find((p) => p.name === c.name)?.fieldId ?? ++nextId }));
@@ -458,6 +418,64 @@ export function countWarnings(stats: TableStats, key: string | undefined): strin
   return warnings;
 }
 
+type FileColumns = { name: string; type: TypeSpec }[];
+
+interface TaskInputs {
+  readonly sources: SourceBatch[];
+  /** Per file read, its columns; per file of a superseded dump, its header's. */
+  readonly applied: FileColumns[];
+  readonly superseded: FileColumns[];
+}
+
+/** A whole table: every Avro file of the dumps applied, and the headers of superseded ones. */
+async function readAvroFiles(plan: TablePlan, ctx: TaskContext, stats: TableStats): Promise<TaskInputs> {
+  const inputs: TaskInputs = { sources: [], applied: [], superseded: [] };
+  for (const [d, dump] of plan.dumps.entries()) {
+    for (const f of dump.files) {
+      const reader = await openAvro(ctx.source.read(f.key, f.etag), avroReadOptions(ctx, f.key, f.size));
+      for await (const batch of reader.batches()) inputs.sources.push({ batch, dump: d });
+      const cols = fileColumns(plan.table, reader.schema);
+      inputs.applied.push(cols);
+      if (dump.columns) stats.warnings.push(...columnMismatch(dump.dumpId, f.key, cols, dump.columns));
+      stats.files++;
+      stats.bytesIn += f.size;
+      stats.rowsIn += reader.stats.records;
+      ctx.onProgress?.({ table: plan.table, file: f.key, rows: reader.stats.records, bytes: f.size });
+    }
+  }
+  for (const dump of plan.superseded) for (const f of dump.files) inputs.superseded.push(await headerColumns(plan.table, f, ctx));
+  return inputs;
+}
+
+/** A superseded file's columns, from its header alone. */
+export async function headerColumns(table: string, f: { key: string; size: number; etag?: string }, ctx: ReadSettings & { source: Source }): Promise<FileColumns> {
+  const reader = await openAvro(ctx.source.read(f.key, f.etag), avroReadOptions(ctx, f.key, f.size));
+  await reader.close();
+  return fileColumns(table, reader.schema);
+}
+
+/** A reduce task: the rows the map tasks sent to this bucket, in the same precedence order. */
+async function readSpills(plan: TablePlan, bucket: NonNullable<TaskContext['bucket']>): Promise<TaskInputs> {
+  const inputs: TaskInputs = { sources: [], applied: [], superseded: [] };
+  const ordinal = new Map(plan.dumps.map((d, i) => [String(d.dumpId), i]));
+  const { spills, store } = bucket;
+  // the next spill is read while this one is decoded
+  let next = spills.length > 0 ? store.readBytes(spills[0]!) : undefined;
+  for (let i = 0; i < spills.length; i++) {
+    const path = spills[i]!;
+    const bytes = await next!;
+    next = i + 1 < spills.length ? store.readBytes(spills[i + 1]!) : undefined;
+    next?.catch(() => undefined); // awaited in the next round
+    for (const segment of decodeSpill(bytes, path)) {
+      const dump = ordinal.get(segment.dumpId);
+      if (dump === undefined) throw new HeaplakeError('PLAN', `spill file ${path} holds rows of dump ${segment.dumpId}, which the plan does not apply to ${plan.table}`, { file: path });
+      for (const batch of segment.batches) inputs.sources.push({ batch, dump });
+    }
+  }
+  for (const f of bucket.files) (f.schemaOnly ? inputs.superseded : inputs.applied).push(f.columns.map((c) => ({ ...c })));
+  return inputs;
+}
+
 /** Output batches of at most 64 Ki rows, each column gathered and converted to the lake type. */
 async function* outputBatches(
   columns: readonly LakeColumn[],
@@ -480,11 +498,9 @@ async function* outputBatches(
 function bytesPerRow(batches: readonly RecordBatch[]): number {
   let bytes = 0;
   let rows = 0;
-  const size = (d: Data): number =>
-    (d.values?.byteLength ?? 0) + (d.valueOffsets?.byteLength ?? 0) + (d.nullBitmap?.byteLength ?? 0) + d.children.reduce((n, c) => n + size(c), 0);
   for (const b of batches) {
     rows += b.numRows;
-    bytes += size(b.data);
+    bytes += dataBytes(b.data);
   }
   return rows === 0 ? 256 : bytes / rows;
 }

@@ -49,6 +49,11 @@ function bytesOf(d: Data): Uint8Array {
 
 const WIDTH: Record<string, number> = { int32: 4, int64: 8, float32: 4, float64: 8, date32: 4, 'time32[ms]': 4, 'time64[us]': 8 };
 
+/** Bytes of a column's (or batch's) Arrow buffers, its children's included. */
+export function dataBytes(d: Data): number {
+  return (d.values?.byteLength ?? 0) + (d.valueOffsets?.byteLength ?? 0) + (d.nullBitmap?.byteLength ?? 0) + d.children.reduce((n, c) => n + dataBytes(c), 0);
+}
+
 /** Bytes per value of a fixed-width column type (0: variable or bit-packed). */
 export function widthOf(spec: TypeSpec): number {
   if (WIDTH[spec] !== undefined) return WIDTH[spec]!;

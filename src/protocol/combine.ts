@@ -9,21 +9,15 @@ import type { PlanFile } from './plan-file.js';
 import type { Receipt } from './run-task.js';
 
 export function combineReceipts(plan: PlanFile, receipts: readonly Receipt[], state: LakeState): TaskResult[] {
-  const results: TaskResult[] = [];
-  const split = new Map<string, Receipt[]>();
+  // tables in plan order (a Map keeps the order of first insertion)
+  const byTable = new Map<string, Receipt[]>();
   for (const r of [...receipts].sort((a, b) => a.index - b.index)) {
-    const task = plan.tasks[r.index]!;
-    if (task.kind === 'table') results.push(r.result!);
-    else {
-      let list = split.get(task.table);
-      if (!list) {
-        split.set(task.table, (list = []));
-        results.push({ table: task.table } as TaskResult); // its place in the order, filled in below
-      }
-      list.push(r);
-    }
+    const table = plan.tasks[r.index]!.table;
+    const list = byTable.get(table);
+    if (list) list.push(r);
+    else byTable.set(table, [r]);
   }
-  return results.map((r) => (split.has(r.table) ? combineTable(r.table, split.get(r.table)!, state) : r));
+  return [...byTable].map(([table, list]) => (plan.tasks[list[0]!.index]!.kind === 'table' ? list[0]!.result! : combineTable(table, list, state)));
 }
 
 function combineTable(table: string, receipts: readonly Receipt[], state: LakeState): TaskResult {
@@ -49,23 +43,9 @@ function combineTable(table: string, receipts: readonly Receipt[], state: LakeSt
   };
 }
 
+/** Two tasks' counts of one table added up (texts: the first's; lists: joined). */
 function addStats(a: TableStats, b: TableStats): TableStats {
-  return {
-    ...a,
-    files: a.files + b.files,
-    bytesIn: a.bytesIn + b.bytesIn,
-    rowsIn: a.rowsIn + b.rowsIn,
-    duplicates: a.duplicates + b.duplicates,
-    nullKeys: a.nullKeys + b.nullKeys,
-    filtered: a.filtered + b.filtered,
-    rowsOut: a.rowsOut + b.rowsOut,
-    filesWritten: a.filesWritten + b.filesWritten,
-    filesRemoved: a.filesRemoved + b.filesRemoved,
-    bytesOut: a.bytesOut + b.bytesOut,
-    seconds: a.seconds + b.seconds,
-    unparsedTimes: a.unparsedTimes + b.unparsedTimes,
-    unparsedExamples: [...a.unparsedExamples, ...b.unparsedExamples].slice(0, 5),
-    inexactDoubles: a.inexactDoubles + b.inexactDoubles,
-    warnings: [...a.warnings, ...b.warnings],
-  };
+  const sum: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) if (typeof v === 'number') sum[k] = (a[k as keyof TableStats] as number) + v;
+  return { ...(sum as unknown as TableStats), unparsedExamples: [...a.unparsedExamples, ...b.unparsedExamples].slice(0, 5), warnings: [...a.warnings, ...b.warnings] };
 }

@@ -7,11 +7,10 @@
  * task retried, or run twice at once, writes the same objects — at-least-once is harmless.
  */
 import { HeaplakeError } from '../errors.js';
-import type { BatchBounds, ReadLimits } from '../defaults.js';
 import type { Source } from '../source/source.js';
 import type { Target } from '../sink/target.js';
 import { readState, type LakeState } from '../commit/state.js';
-import { runTableTask, type TaskResult } from '../table-task.js';
+import { runTableTask, type ReadSettings, type TaskResult } from '../table-task.js';
 import { runMapTask, type MapResult } from '../shuffle/map-task.js';
 import { receiptPath, stagingOf, tablePlanOf, type PlanFile, type PlanTask } from './plan-file.js';
 
@@ -27,14 +26,11 @@ export interface Receipt {
   readonly map?: MapResult;
 }
 
-export interface RunTaskOptions {
+export interface RunTaskOptions extends ReadSettings {
   readonly source: Source;
   readonly target: Target;
   /** The lake state, when the caller has read it already (else it is read and checked here). */
   readonly state?: LakeState;
-  readonly limits?: Partial<ReadLimits>;
-  readonly batch?: Partial<BatchBounds>;
-  readonly parallelDecompression?: boolean;
   /** Map tasks: decoded bytes held before they are spilled. */
   readonly spillBytes?: number;
   /**
@@ -43,7 +39,8 @@ export interface RunTaskOptions {
    * on one machine: an S3 lake is then spared the spills' round trip.
    */
   readonly spill?: Target;
-  readonly onProgress?: (p: { table: string; file: string; rows: number; bytes: number }) => void;
+  /** Receipts the caller holds already (by task index): a reduce task reads its map tasks' from here first. */
+  readonly receipts?: ReadonlyMap<number, Receipt>;
 }
 
 /**
@@ -80,7 +77,7 @@ export function checkBase(plan: PlanFile, state: LakeState): void {
 export async function runTask(plan: PlanFile, task: PlanTask, options: RunTaskOptions): Promise<Receipt> {
   const state = options.state ?? (await readState(options.target));
   if (!options.state) checkBase(plan, state);
-  const read = {
+  const read: ReadSettings = {
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.batch ? { batch: options.batch } : {}),
     ...(options.parallelDecompression === undefined ? {} : { parallelDecompression: options.parallelDecompression }),
@@ -107,11 +104,12 @@ export async function runTask(plan: PlanFile, task: PlanTask, options: RunTaskOp
 }
 
 /** A whole table, or one bucket of a split table from its map tasks' spills. */
-async function tableTask(plan: PlanFile, task: PlanTask, state: LakeState, options: RunTaskOptions, read: object): Promise<TaskResult> {
+async function tableTask(plan: PlanFile, task: PlanTask, state: LakeState, options: RunTaskOptions, read: ReadSettings): Promise<TaskResult> {
   let bucket;
   if (task.kind === 'reduce') {
     const mapTasks = plan.tasks.slice(task.maps!.from, task.maps!.to);
-    const maps = await readReceipts(plan, options.target, mapTasks, 'stage 1 of this table is not finished');
+    const held = mapTasks.map((t) => options.receipts?.get(t.index));
+    const maps = held.every((r) => r !== undefined) ? held : await readReceipts(plan, options.target, mapTasks, 'stage 1 of this table is not finished');
     const k = task.bucket!;
     bucket = {
       index: k,
