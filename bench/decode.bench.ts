@@ -12,12 +12,18 @@
  *   avsc-loop       our framing + decompression, then avsc `type.decode` per record (avsc's fastest path)
  *   avsc-stream     avsc's own BlockDecoder stream (what most JS code does)
  *   floor-inflate   framing + decompression only (the floor under every contender)
+ * Each measurement runs in a fresh child process (one cold pass, then `--passes` timed passes;
+ * the child reports their median), and the parent alternates contenders run after run. Why not
+ * one process for all: avsc leaves millions of short-lived objects and a grown heap behind,
+ * which taxed whichever contender ran next by 10–20% here; a clean process per measurement
+ * treats every contender alike.
  * Results go to bench/results/decode-<date>.{json,md}.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
+import { spawnSync } from 'node:child_process';
 import avro from 'avsc';
 import { openAvro } from '../src/columnar/read-avro.js';
 import { BlockReader } from '../src/avro/block-reader.js';
@@ -25,9 +31,19 @@ import { getDecompressor } from '../src/avro/codecs.js';
 import { AVSC_DECOMPRESSORS, BigLong, writeAvro } from '../scripts/avsc-writer.js';
 import { PAGEVIEWS_SCHEMA, pageviews } from '../scripts/heap-like.js';
 
-const { values: args } = parseArgs({ options: { rows: { type: 'string', default: '200000' }, runs: { type: 'string', default: '5' } } });
+const { values: args } = parseArgs({
+  options: {
+    rows: { type: 'string', default: '200000' },
+    runs: { type: 'string', default: '5' },
+    passes: { type: 'string', default: '5' },
+    // internal: measure one contender on one codec in this process and print JSON
+    child: { type: 'string' },
+    codec: { type: 'string' },
+  },
+});
 const ROWS = Number(args.rows);
 const RUNS = Number(args.runs);
+const PASSES = Number(args.passes);
 const root = join(import.meta.dirname, '..');
 const dataDir = join(root, 'bench', 'data');
 mkdirSync(dataDir, { recursive: true });
@@ -119,6 +135,40 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
+/** Child mode: one cold pass, then PASSES timed passes; prints { cold, seconds } (median). */
+async function measureHere(name: string, codec: string): Promise<void> {
+  const fn = contenders[name];
+  if (!fn) throw new Error(`unknown contender ${name}`);
+  const file = await dataset(codec);
+  const times: number[] = [];
+  let cold = 0;
+  for (let pass = 0; pass <= PASSES; pass++) {
+    const t0 = performance.now();
+    const rows = await fn(file);
+    const s = (performance.now() - t0) / 1000;
+    if (rows !== ROWS) throw new Error(`${name} decoded ${rows} rows, expected ${ROWS}: figure void`);
+    if (pass === 0) cold = s;
+    else times.push(s);
+  }
+  process.stdout.write(JSON.stringify({ cold, seconds: median(times) }) + '\n');
+}
+
+/** Runs one measurement in a fresh process. */
+function measureInChild(name: string, codec: string): { cold: number; seconds: number } {
+  const res = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', import.meta.filename, '--child', name, '--codec', codec, '--rows', String(ROWS), '--passes', String(PASSES)],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  if (res.status !== 0) throw new Error(`${name} on ${codec} failed (exit ${res.status})`);
+  return JSON.parse(res.stdout.trim().split('\n').pop()!) as { cold: number; seconds: number };
+}
+
+if (args.child) {
+  await measureHere(args.child, args.codec ?? 'snappy');
+  process.exit(0);
+}
+
 interface Row {
   codec: string;
   contender: string;
@@ -134,18 +184,16 @@ const results: Row[] = [];
 for (const codec of ['snappy', 'null']) {
   const file = await dataset(codec);
   const times: Record<string, number[]> = Object.fromEntries(Object.keys(contenders).map((k) => [k, []]));
-  const cold: Record<string, number> = {};
-  // run 0 is the cold (first-JIT) run, reported apart; then alternate contenders
-  for (let run = 0; run <= RUNS; run++) {
-    for (const [name, fn] of Object.entries(contenders)) {
-      const t0 = performance.now();
-      const rows = await fn(file);
-      const s = (performance.now() - t0) / 1000;
-      if (rows !== ROWS) throw new Error(`${name} decoded ${rows} rows, expected ${ROWS}: figure void`);
-      if (run === 0) cold[name] = s;
-      else times[name]!.push(s);
+  const colds: Record<string, number[]> = Object.fromEntries(Object.keys(contenders).map((k) => [k, []]));
+  // alternate contenders run after run, each run a fresh process
+  for (let run = 0; run < RUNS; run++) {
+    for (const name of Object.keys(contenders)) {
+      const m = measureInChild(name, codec);
+      times[name]!.push(m.seconds);
+      colds[name]!.push(m.cold);
     }
   }
+  const cold = Object.fromEntries(Object.entries(colds).map(([k, v]) => [k, median(v)]));
   const med = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
   for (const name of Object.keys(contenders)) {
     const seconds = med[name]!;
@@ -163,12 +211,12 @@ for (const codec of ['snappy', 'null']) {
 }
 
 const date = new Date().toISOString().slice(0, 10);
-const env = { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model ?? '?', date: new Date().toISOString(), rows: ROWS, runs: RUNS };
+const env = { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model ?? '?', date: new Date().toISOString(), rows: ROWS, runs: RUNS, passes: PASSES };
 const table = [
   `# Decode benchmark (${date})`,
   '',
   `${ROWS} Heap-like pageview rows (35 columns: 3 longs above 2^53, a time string, 28 nullable strings, nullable int/boolean/double), 256 KiB blocks.`,
-  `Node ${env.node}, ${env.cpus} CPUs (${env.cpu}); median of ${RUNS} alternating runs after one cold run. Command: \`npm run bench:decode -- --rows ${ROWS} --runs ${RUNS}\`.`,
+  `Node ${env.node}, ${env.cpus} CPUs (${env.cpu}). Each run is a fresh process per contender (one cold pass, then the median of ${PASSES} passes); the table gives the median over ${RUNS} alternating runs, and the cold pass's median apart. Command: \`npm run bench:decode -- --rows ${ROWS} --runs ${RUNS} --passes ${PASSES}\`.`,
   '',
   '| codec | contender | median s | cold s | rows/s | input MB/s | × avsc-loop | × avsc-stream |',
   '|---|---|---:|---:|---:|---:|---:|---:|',

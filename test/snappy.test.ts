@@ -1,7 +1,8 @@
 /**
- * Our snappy decoder against the reference implementation's encoder (the napi `snappy`
- * package, a dev dependency): random data with every run length and offset, and the
- * corrupt inputs it must refuse.
+ * Our snappy codec (hysnappy's WebAssembly decoder behind our length and error checks)
+ * against the reference implementation's encoder (the napi `snappy` package, a dev
+ * dependency): random data with every run length and offset, and the corrupt inputs it
+ * must refuse with a typed error.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
