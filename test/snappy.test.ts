@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compressSync } from 'snappy';
-import { unsnappyInto } from '../src/avro/snappy.js';
+import { snappyBackend, unsnappyInto } from '../src/avro/snappy.js';
 import { prng } from '../scripts/heap-like.js';
 import { HeaplakeError } from '../src/errors.js';
 
@@ -41,4 +41,23 @@ test('refuses corrupt snappy data without reading or writing out of bounds', () 
     assert.throws(() => unsnappyInto(c, { buf: new Uint8Array(0) }, 1 << 20), (e: unknown) => e instanceof HeaplakeError && e.code === 'AVRO_CODEC');
   }
   assert.throws(() => unsnappyInto(good, { buf: new Uint8Array(0) }, 10), (e: unknown) => e instanceof HeaplakeError && e.code === 'AVRO_LIMIT');
+});
+
+test('decodes through the module directly into the reused buffer, growing its memory for large blocks', () => {
+  // the fast path reads hysnappy's module out of its package; a new hysnappy that moves it
+  // would silently fall back to the slower public function, so this says which one runs
+  assert.equal(snappyBackend(), 'direct');
+  const rand = prng(7);
+  const scratch = { buf: new Uint8Array(0) };
+  const big = Buffer.alloc(6 << 20);
+  for (let i = 0; i < big.length; i++) big[i] = i % 4096 < 64 ? Math.floor(rand() * 256) : big[i - 64]!;
+  const small = Buffer.from('heaplake '.repeat(50));
+  // a corrupt block between good ones leaves nothing behind
+  const corrupt = Uint8Array.of(4, 0x01, 0x05);
+  assert.ok(Buffer.from(unsnappyInto(compressSync(small), scratch, 1 << 30)).equals(small));
+  assert.throws(() => unsnappyInto(corrupt, scratch, 1 << 30), (e: unknown) => e instanceof HeaplakeError && e.code === 'AVRO_CODEC');
+  const out = unsnappyInto(compressSync(big), scratch, 1 << 30);
+  assert.equal(out.buffer, scratch.buf.buffer, 'the result is a view of the reused buffer');
+  assert.ok(Buffer.from(out).equals(big));
+  assert.ok(Buffer.from(unsnappyInto(compressSync(small), scratch, 1 << 30)).equals(small));
 });
