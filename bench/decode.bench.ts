@@ -13,13 +13,11 @@
  *   avsc-stream     avsc's own BlockDecoder stream (what most JS code does)
  *   floor-inflate   framing + decompression only (the floor under every contender)
  * Each measurement runs in a fresh child process (one cold pass, then `--passes` timed passes;
- * the child reports their median), and the parent alternates contenders run after run. Why not
- * one process for all: avsc leaves millions of short-lived objects and a grown heap behind,
- * which taxed whichever contender ran next by 10–20% here; a clean process per measurement
- * treats every contender alike.
+ * the child reports their median), and the parent alternates contenders run after run, so
+ * every contender starts from the same clean heap and none inherits another's garbage.
  * Results go to bench/results/decode-<date>.{json,md}.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -28,8 +26,8 @@ import avro from 'avsc';
 import { openAvro } from '../src/columnar/read-avro.js';
 import { BlockReader } from '../src/avro/block-reader.js';
 import { getDecompressor } from '../src/avro/codecs.js';
-import { AVSC_DECOMPRESSORS, BigLong, writeAvro } from '../scripts/avsc-writer.js';
-import { PAGEVIEWS_SCHEMA, pageviews } from '../scripts/heap-like.js';
+import { AVSC_DECOMPRESSORS, BigLong } from '../scripts/avsc-writer.js';
+import { decodeDataset } from './decode-data.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -45,17 +43,6 @@ const ROWS = Number(args.rows);
 const RUNS = Number(args.runs);
 const PASSES = Number(args.passes);
 const root = join(import.meta.dirname, '..');
-const dataDir = join(root, 'bench', 'data');
-mkdirSync(dataDir, { recursive: true });
-
-async function dataset(codec: string): Promise<Buffer> {
-  const path = join(dataDir, `pageviews-${ROWS}.${codec}.avro`);
-  if (!existsSync(path)) {
-    process.stderr.write(`generating ${path}\n`);
-    writeFileSync(path, await writeAvro(PAGEVIEWS_SCHEMA, pageviews(ROWS, 42, { duplicateEvery: 100 }), { codec, blockSize: 256 * 1024 }));
-  }
-  return readFileSync(path);
-}
 
 type Contender = (file: Buffer) => Promise<number>;
 
@@ -139,7 +126,7 @@ function median(xs: number[]): number {
 async function measureHere(name: string, codec: string): Promise<void> {
   const fn = contenders[name];
   if (!fn) throw new Error(`unknown contender ${name}`);
-  const file = await dataset(codec);
+  const file = readFileSync(await decodeDataset(ROWS, codec));
   const times: number[] = [];
   let cold = 0;
   for (let pass = 0; pass <= PASSES; pass++) {
@@ -182,7 +169,8 @@ interface Row {
 
 const results: Row[] = [];
 for (const codec of ['snappy', 'null']) {
-  const file = await dataset(codec);
+  // the parent needs only the size; each child reads the file itself
+  const fileBytes = statSync(await decodeDataset(ROWS, codec)).size;
   const times: Record<string, number[]> = Object.fromEntries(Object.keys(contenders).map((k) => [k, []]));
   const colds: Record<string, number[]> = Object.fromEntries(Object.keys(contenders).map((k) => [k, []]));
   // alternate contenders run after run, each run a fresh process
@@ -203,7 +191,7 @@ for (const codec of ['snappy', 'null']) {
       seconds,
       coldSeconds: cold[name]!,
       rowsPerSecond: ROWS / seconds,
-      inputMBps: file.length / 1e6 / seconds,
+      inputMBps: fileBytes / 1e6 / seconds,
       vsAvscLoop: med['avsc-loop']! / seconds,
       vsAvscStream: med['avsc-stream']! / seconds,
     });

@@ -5,6 +5,7 @@
  * processes as in one, and through the CLI's two stages as through `convert`.
  */
 import { test } from 'node:test';
+import { prng } from '../scripts/heap-like.js';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -169,6 +170,34 @@ test('split: a key lands in the same bucket as int64, int32 and canonical decima
   for (const c of counts) assert.ok(Math.abs(c - 10_000 / B) < 10_000 / B / 10, counts.join());
   const keyless = bucketsOfRows(undefined, 3 * 4096 * B, B, 0);
   assert.equal(new Set(keyless).size, B);
+});
+
+test('split: decimal text keys hash exactly as the int64 they spell, across the whole range (BigInt as the oracle)', () => {
+  // with a million buckets a wrong conversion almost surely lands elsewhere
+  const B = 1_000_003;
+  const rand = prng(11);
+  const ids: bigint[] = [0n, 1n, -1n, 999_999_999n, 1_000_000_000n, -1_000_000_000n, 2n ** 32n, -(2n ** 32n), 2n ** 63n - 1n, -(2n ** 63n), -(2n ** 63n) + 1n];
+  for (let i = 0; i < 4000; i++) {
+    const digits = 1 + Math.floor(rand() * 19);
+    let v = BigInt(1 + Math.floor(rand() * 9));
+    for (let d = 1; d < digits; d++) v = v * 10n + BigInt(Math.floor(rand() * 10));
+    v = BigInt.asIntN(64, v);
+    ids.push(rand() < 0.5 ? v : BigInt.asIntN(64, -v));
+  }
+  const strings = ids.map(String);
+  const text = Buffer.from(strings.join(''));
+  const offsets = Int32Array.from([0, ...strings.map((_, i) => strings.slice(0, i + 1).join('').length)]);
+  const utf8 = makeData({ type: new Utf8(), length: ids.length, data: text, valueOffsets: offsets });
+  const int64 = makeData({ type: new Int64(), length: ids.length, data: BigInt64Array.from(ids) });
+  assert.deepStrictEqual([...bucketsOfRows(utf8, ids.length, B, 0)], [...bucketsOfRows(int64, ids.length, B, 0)]);
+  // not canonical, or out of range: hashed as text, so not the bucket of the number they resemble
+  const odd = ['012', '-0', '+1', '9223372036854775808', '-9223372036854775809', '12345678901234567890', '1a'];
+  const near = [12n, 0n, 1n, 2n ** 63n - 1n, -(2n ** 63n), 0n, 1n];
+  const oddText = Buffer.from(odd.join(''));
+  const oddOffsets = Int32Array.from([0, ...odd.map((_, i) => odd.slice(0, i + 1).join('').length)]);
+  const asText = bucketsOfRows(makeData({ type: new Utf8(), length: odd.length, data: oddText, valueOffsets: oddOffsets }), odd.length, B, 0);
+  const asNumber = bucketsOfRows(makeData({ type: new Int64(), length: near.length, data: BigInt64Array.from(near) }), near.length, B, 0);
+  for (let i = 0; i < odd.length; i++) assert.notEqual(asText[i], asNumber[i], odd[i]);
 });
 
 test('split: an incremental run keeps the table\'s bucket count, and says so when its tasks come out bigger than asked', async () => {

@@ -3,9 +3,11 @@
  *
  * The work is done by `hysnappy` (hyparam, MIT, no dependencies): a small snappy decoder
  * compiled from C to WebAssembly. Its output is copied from the module's memory into the
- * reader's reused buffer. On the decode benchmark's blocks (82 MB) that takes ~61 ms, against
- * ~190 ms for the JavaScript decoder we had before and ~230 ms for the napi `snappy`
- * package, which allocates a fresh buffer per block (bench/README.md).
+ * reader's reused buffer. `npm run bench:snappy` (the decode benchmark's 82 MB of blocks)
+ * measured 64–80 ms for that, run after run; hysnappy's public function and the napi
+ * `snappy` package allocate per block and took 66–266 ms, depending on whether the process
+ * happened to reuse freed memory. Our former JavaScript decoder (removed in 467e08c) took
+ * ~190 ms in the same loop.
  *
  * What stays here is what a hostile file needs: the declared length is read and checked
  * against the caller's ceiling before any memory is grown, and every failure of the decoder
@@ -23,8 +25,8 @@ export interface Scratch {
   buf: Uint8Array;
 }
 
-function corrupt(message: string): AvroFormatError {
-  return new AvroFormatError('AVRO_CODEC', `snappy data is corrupt: ${message}`);
+function corrupt(message: string, cause?: unknown): AvroFormatError {
+  return new AvroFormatError('AVRO_CODEC', `snappy data is corrupt: ${message}`, {}, cause === undefined ? undefined : { cause });
 }
 
 /** The uncompressed length declared by the preamble, and where the elements start. */
@@ -43,89 +45,23 @@ export function snappyLength(input: Uint8Array): { length: number; start: number
   throw corrupt('malformed length preamble');
 }
 
-/**
- * hysnappy's module, instantiated here so that its output can be copied into the reader's
- * reused buffer: its public function returns a fresh copy per block, and fresh memory is what
- * costs most on our machines (in a 1M-row conversion that copy took 3.4× as long as the
- * decompression itself). The module ships as base64 inside the package's one source file,
- * so it is read from there; the version is pinned, and if the file ever changes shape the
- * public function is used instead (test/snappy.test.ts checks which one runs).
- */
 /** The few WebAssembly names used here (our TypeScript lib settings carry no DOM types). */
 interface WasmMemory {
   readonly buffer: ArrayBuffer;
   grow(pages: number): number;
 }
-const Wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 interface WasmApi {
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object) => { exports: Record<string, unknown> };
   Memory: abstract new (...args: never[]) => WasmMemory;
   Global: abstract new (...args: never[]) => { value: unknown };
 }
+const Wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
-interface DirectModule {
-  memory: WasmMemory;
-  uncompress(input: number, inputLength: number, output: number): number;
-  /** First byte past the module's own data and stack. */
-  base: number;
-}
-
-function loadDirect(): DirectModule | undefined {
-  try {
-    const path = createRequire(import.meta.url).resolve('hysnappy/js/uncompress.js');
-    const match = /const wasm64 = '([A-Za-z0-9+/=]+)'/.exec(readFileSync(path, 'utf8'));
-    if (!match) return undefined;
-    const { exports } = new Wasm.Instance(new Wasm.Module(Buffer.from(match[1]!, 'base64')));
-    const { memory, uncompress, __heap_base: heapBase } = exports;
-    if (!(memory instanceof Wasm.Memory) || typeof uncompress !== 'function') return undefined;
-    const heap = heapBase instanceof Wasm.Global ? Number(heapBase.value) : 0;
-    // hysnappy itself places input at 68,000 ("clang uses some wasm memory")
-    return { memory, uncompress: uncompress as DirectModule['uncompress'], base: Math.max(68_000, align8(heap)) };
-  } catch {
-    return undefined;
-  }
-}
+/** Decompresses a block whose declared length is `length` (already checked against the limit). */
+type Backend = (input: Uint8Array, length: number, scratch: Scratch, maxBytes: number) => Uint8Array;
 
 const align8 = (n: number) => Math.ceil(n / 8) * 8;
-
-/** One instance per thread, made on first use. */
-let direct: DirectModule | undefined | null = null;
-let viaPublicApi: ((input: Uint8Array, outputLength: number) => Uint8Array) | undefined;
-
-/** Which way blocks are decompressed in this thread (for the tests). */
-export function snappyBackend(): 'direct' | 'public' {
-  if (direct === null) direct = loadDirect();
-  return direct ? 'direct' : 'public';
-}
-
-/**
- * Decompresses `input` into `scratch` (grown to fit) and returns the filled view: valid
- * until the next call with the same scratch.
- */
-export function unsnappyInto(input: Uint8Array, scratch: Scratch, maxBytes: number): Uint8Array {
-  const { length } = snappyLength(input);
-  if (length > maxBytes) {
-    throw new AvroFormatError('AVRO_LIMIT', `snappy block decompresses to ${length} bytes, over the limit of ${maxBytes} bytes`);
-  }
-  if (snappyBackend() === 'public') return viaPublic(input, length);
-  const m = direct!;
-  const inputAt = m.base;
-  const outputAt = align8(inputAt + input.length);
-  const need = outputAt + length;
-  try {
-    if (m.memory.buffer.byteLength < need) m.memory.grow(Math.ceil((need - m.memory.buffer.byteLength) / 65536));
-    new Uint8Array(m.memory.buffer, inputAt, input.length).set(input);
-    const status = m.uncompress(inputAt, input.length, outputAt);
-    if (status !== 0) throw corrupt(STATUS[status] ?? `decoder status ${status}`);
-  } catch (err) {
-    if (err instanceof AvroFormatError) throw err;
-    throw new AvroFormatError('AVRO_CODEC', `snappy data is corrupt: ${(err as Error)?.message ?? String(err)}`, {}, { cause: err });
-  }
-  if (scratch.buf.length < length) scratch.buf = new Uint8Array(Math.max(length, Math.min(maxBytes, scratch.buf.length * 2)));
-  scratch.buf.set(new Uint8Array(m.memory.buffer, outputAt, length));
-  return scratch.buf.subarray(0, length);
-}
 
 /** hysnappy's status codes (its uncompress.c). */
 const STATUS: Record<number, string> = {
@@ -134,11 +70,85 @@ const STATUS: Record<number, string> = {
   [-3]: 'the output is shorter than its declared length',
 };
 
-function viaPublic(input: Uint8Array, length: number): Uint8Array {
-  viaPublicApi ??= snappyUncompressor();
+/**
+ * hysnappy's module, instantiated here so that its output can be copied into the reader's
+ * reused buffer: its public function returns a fresh copy per block, and fresh memory is what
+ * costs most on our machines (in a 1M-row conversion profile that copy took 3.4× as long as
+ * the decompression itself). The module ships as base64 inside the package's one source
+ * file, so it is read from there; the version is pinned, and if the file ever changes shape
+ * the public function is used instead (test/snappy.test.ts checks which one runs).
+ */
+function directBackend(): Backend | undefined {
+  let memory: WasmMemory;
+  let uncompress: (input: number, inputLength: number, output: number) => number;
+  let base: number;
   try {
-    return viaPublicApi(input, length);
-  } catch (err) {
-    throw new AvroFormatError('AVRO_CODEC', `snappy data is corrupt: ${(err as Error)?.message ?? String(err)}`, {}, { cause: err });
+    const path = createRequire(import.meta.url).resolve('hysnappy/js/uncompress.js');
+    const match = /const wasm64 = '([A-Za-z0-9+/=]+)'/.exec(readFileSync(path, 'utf8'));
+    if (!match) return undefined;
+    const { exports } = new Wasm.Instance(new Wasm.Module(Buffer.from(match[1]!, 'base64')));
+    const heapBase = exports['__heap_base'];
+    if (!(exports['memory'] instanceof Wasm.Memory) || typeof exports['uncompress'] !== 'function') return undefined;
+    memory = exports['memory'];
+    uncompress = exports['uncompress'] as typeof uncompress;
+    // input goes past the module's own data and stack (hysnappy itself uses 68,000)
+    base = Math.max(68_000, align8(heapBase instanceof Wasm.Global ? Number(heapBase.value) : 0));
+  } catch {
+    return undefined;
   }
+  return (input, length, scratch, maxBytes) => {
+    const outputAt = align8(base + input.length);
+    const need = outputAt + length;
+    let status: number;
+    try {
+      if (memory.buffer.byteLength < need) memory.grow(Math.ceil((need - memory.buffer.byteLength) / 65536));
+      new Uint8Array(memory.buffer, base, input.length).set(input);
+      status = uncompress(base, input.length, outputAt);
+    } catch (err) {
+      throw corrupt((err as Error)?.message ?? String(err), err); // a trap inside the module
+    }
+    if (status !== 0) throw corrupt(STATUS[status] ?? `decoder status ${status}`);
+    if (scratch.buf.length < length) scratch.buf = new Uint8Array(Math.max(length, Math.min(maxBytes, scratch.buf.length * 2)));
+    scratch.buf.set(new Uint8Array(memory.buffer, outputAt, length));
+    return scratch.buf.subarray(0, length);
+  };
+}
+
+/** hysnappy's public function: a new array per block, `scratch` unused. */
+function publicBackend(): Backend {
+  const decode = snappyUncompressor();
+  return (input, length) => {
+    try {
+      return decode(input, length);
+    } catch (err) {
+      throw corrupt((err as Error)?.message ?? String(err), err);
+    }
+  };
+}
+
+/** This thread's backend, chosen on first use. */
+let backend: { name: 'direct' | 'public'; run: Backend } | undefined;
+function chosen(): { name: 'direct' | 'public'; run: Backend } {
+  if (!backend) {
+    const direct = directBackend();
+    backend = direct ? { name: 'direct', run: direct } : { name: 'public', run: publicBackend() };
+  }
+  return backend;
+}
+
+/** Which way blocks are decompressed in this thread (for the tests). */
+export function snappyBackend(): 'direct' | 'public' {
+  return chosen().name;
+}
+
+/**
+ * Decompresses `input` and returns the bytes: on the direct path a view of `scratch` (grown
+ * to fit), valid until the next call with the same scratch.
+ */
+export function unsnappyInto(input: Uint8Array, scratch: Scratch, maxBytes: number): Uint8Array {
+  const { length } = snappyLength(input);
+  if (length > maxBytes) {
+    throw new AvroFormatError('AVRO_LIMIT', `snappy block decompresses to ${length} bytes, over the limit of ${maxBytes} bytes`);
+  }
+  return chosen().run(input, length, scratch, maxBytes);
 }

@@ -38,25 +38,41 @@ export function bucketOfHalves(lo: number, hi: number, buckets: number): number 
   return buckets === 1 ? 0 : scale(mix(lo, hi), buckets);
 }
 
-const TEN = 10n;
-
-/** A canonical decimal int64 ("0", "-12", not "012" or "+1") as halves, or undefined. */
+/**
+ * A canonical decimal int64 ("0", "-12", not "012", "+1" or "-0") as two's-complement halves,
+ * or undefined. No BigInt per value: the digits are read as two exact doubles (all but the
+ * last nine, and the last nine) and combined in 16- and 32-bit pieces.
+ */
 function decimalHalves(bytes: Uint8Array, start: number, end: number): [number, number] | undefined {
-  const len = end - start;
-  if (len === 0 || len > 20) return undefined;
   const neg = bytes[start] === 0x2d;
   const first = neg ? start + 1 : start;
-  if (first === end || (bytes[first] === 0x30 && end - first > 1) || (neg && bytes[first] === 0x30)) return undefined;
-  let v = 0n;
+  const digits = end - first;
+  // 2^63 has 19 digits; a leading zero is only canonical as "0" itself
+  if (digits === 0 || digits > 19 || (bytes[first] === 0x30 && (digits > 1 || neg))) return undefined;
+  let high = 0; // the digits before the last nine: below 10^10 < 2^34
+  let low = 0; // the last nine: below 10^9 < 2^30
+  const split = end - Math.min(9, digits);
   for (let i = first; i < end; i++) {
     const c = bytes[i]! - 0x30;
     if (c < 0 || c > 9) return undefined;
-    v = v * TEN + BigInt(c);
+    if (i < split) high = high * 10 + c;
+    else low = low * 10 + c;
   }
-  if (neg) v = -v;
-  if (v < -(1n << 63n) || v >= 1n << 63n) return undefined;
-  const u = BigInt.asUintN(64, v);
-  return [Number(u & 0xffffffffn) | 0, Number(u >> 32n) | 0];
+  // v = high * 10^9 + low = hA * 10^9 * 2^16 + (hB * 10^9 + low), each product below 2^48
+  const hA = Math.floor(high / 65536);
+  const t1 = (high % 65536) * 1e9 + low;
+  const t2 = hA * 1e9;
+  const x = (t2 % 65536) * 65536 + t1;
+  let lo = x % 0x100000000;
+  let hi = Math.floor(t2 / 65536) + Math.floor(x / 0x100000000);
+  // |v| fits when it is below 2^63, or exactly 2^63 and negative
+  if (hi > 0x7fffffff && !(neg && hi === 0x80000000 && lo === 0)) return undefined;
+  if (neg) {
+    // two's complement of (hi, lo)
+    lo = (0x100000000 - lo) % 0x100000000;
+    hi = (~hi + (lo === 0 ? 1 : 0)) | 0;
+  }
+  return [lo | 0, hi | 0];
 }
 
 /** FNV-1a of a byte range (text keys that are not integers). */

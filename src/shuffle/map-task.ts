@@ -91,8 +91,9 @@ export async function runMapTask(plan: TablePlan, ctx: MapContext): Promise<MapR
   const flush = async () => {
     if (held.length === 0) return;
     const encoded: { bucket: number; path: string; bytes: Uint8Array[]; rows: number }[] = [];
+    const groups = fileGroups(held);
     for (let k = 0; k < B; k++) {
-      const segments = segmentsOf(held, k);
+      const segments = segmentsOf(groups, k);
       const rows = segments.reduce((n, s) => n + s.batches[0]!.numRows, 0);
       if (rows > 0) encoded.push({ bucket: k, path: spillPath(ctx.runId, table, ctx.fileTag, seq, k), bytes: encodeSpill(segments), rows });
     }
@@ -145,32 +146,55 @@ function groupByBucket(buckets: Uint32Array, B: number): { order: Int32Array; st
   return { order, start };
 }
 
-/** Bucket k's rows of the held batches: one segment (one batch) per run of batches of one file. */
-function segmentsOf(held: readonly Held[], k: number): SpillSegment[] {
-  const segments: SpillSegment[] = [];
+/** A run of held batches of one file, with what every bucket's segment of it needs. */
+interface FileGroup {
+  readonly held: readonly Held[];
+  readonly specs: readonly TypeSpec[];
+  /** Column c of every batch of the group. */
+  readonly columns: readonly (Data | undefined)[][];
+  readonly schema: Schema;
+}
+
+/** The held batches in runs of one file (a file's batches share its schema), prepared once per spill. */
+function fileGroups(held: readonly Held[]): FileGroup[] {
+  const groups: FileGroup[] = [];
   for (let first = 0; first < held.length; ) {
     let end = first + 1;
     while (end < held.length && held[end]!.file === held[first]!.file) end++;
     const group = held.slice(first, end);
     first = end;
+    const fields = group[0]!.batch.schema.fields;
+    const specs = fields.map((f) => typeSpec(f.type, f.name));
+    groups.push({
+      held: group,
+      specs,
+      columns: fields.map((_, c) => group.map((h) => h.batch.data.children[c])),
+      schema: new Schema(fields.map((f, c) => new Field(f.name, arrowType(specs[c]!), true))),
+    });
+  }
+  return groups;
+}
+
+/** Bucket k's rows of the held batches: one segment (one batch) per file group. */
+function segmentsOf(groups: readonly FileGroup[], k: number): SpillSegment[] {
+  const segments: SpillSegment[] = [];
+  for (const g of groups) {
     let count = 0;
-    for (const h of group) count += h.start[k + 1]! - h.start[k]!;
+    for (const h of g.held) count += h.start[k + 1]! - h.start[k]!;
     if (count === 0) continue;
     const refs: RowRefs = { batch: new Int32Array(count), row: new Int32Array(count), length: count };
     let i = 0;
-    group.forEach((h, b) => {
+    g.held.forEach((h, b) => {
       for (let j = h.start[k]!; j < h.start[k + 1]!; j++, i++) {
         refs.batch[i] = b;
         refs.row[i] = h.order[j]!;
       }
     });
-    // a file's batches share its schema; each column is copied in its own type
-    const schema = group[0]!.batch.schema;
-    const specs = schema.fields.map((f) => typeSpec(f.type, f.name));
+    // each column is copied in its own type
     const stats = newGatherStats();
-    const children: Data[] = specs.map((spec, c) => gatherColumn(spec, group.map((h) => h.batch.data.children[c]), refs, stats));
-    const out = new Schema(schema.fields.map((f, c) => new Field(f.name, arrowType(specs[c]!), true)));
-    segments.push({ dumpId: group[0]!.dumpId, file: group[0]!.file, batches: [new RecordBatch(out, makeData({ type: new Struct(out.fields), length: count, nullCount: 0, children }))] });
+    const children: Data[] = g.specs.map((spec, c) => gatherColumn(spec, g.columns[c]!, refs, stats));
+    const first = g.held[0]!;
+    segments.push({ dumpId: first.dumpId, file: first.file, batches: [new RecordBatch(g.schema, makeData({ type: new Struct(g.schema.fields), length: count, nullCount: 0, children }))] });
   }
   return segments;
 }
