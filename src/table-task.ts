@@ -150,10 +150,7 @@ function microsOf(d: Data): Float64Array {
   const out = new Float64Array(d.length);
   const v = d.values as BigInt64Array;
   const i32 = new Int32Array(v.buffer, v.byteOffset, v.length * 2);
-  for (let i = 0; i < d.length; i++) {
-    const at = d.offset + i;
-    out[i] = isValid(d, i) ? i32[at * 2 + 1]! * 0x100000000 + (i32[at * 2]! >>> 0) : NaN;
-  }
+  for (let i = 0; i < d.length; i++) out[i] = isValid(d, i) ? i32[i * 2 + 1]! * 0x100000000 + (i32[i * 2]! >>> 0) : NaN;
   return out;
 }
 
@@ -180,6 +177,36 @@ function pick(refs: RowRefs, indices: ArrayLike<number>, count = indices.length)
     row[i] = refs.row[indices[i]!]!;
   }
   return { batch, row, length: count };
+}
+
+function pickMicros(micros: Float64Array, indices: ArrayLike<number>): Float64Array {
+  const out = new Float64Array(indices.length);
+  for (let i = 0; i < indices.length; i++) out[i] = micros[indices[i]!]!;
+  return out;
+}
+
+/** Rows 0..n-1 grouped by `groupOf`, each group's rows in order (typed arrays, not a JS array per group). */
+function groupRows<K>(n: number, groupOf: (i: number) => K): Map<K, Int32Array> {
+  const ids = new Map<K, number>();
+  const groupIds = new Int32Array(n);
+  const counts: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const key = groupOf(i);
+    let id = ids.get(key);
+    if (id === undefined) {
+      ids.set(key, (id = counts.length));
+      counts.push(0);
+    }
+    groupIds[i] = id;
+    counts[id]!++;
+  }
+  const lists = counts.map((c) => new Int32Array(c));
+  const filled = counts.map(() => 0);
+  for (let i = 0; i < n; i++) {
+    const id = groupIds[i]!;
+    lists[id]![filled[id]!++] = i;
+  }
+  return new Map([...ids].map(([key, id]) => [key, lists[id]!]));
 }
 
 function concatRefs(a: RowRefs, b: RowRefs): RowRefs {
@@ -275,7 +302,7 @@ export async function runTableTask(plan: TablePlan, ctx: TaskContext): Promise<T
       for (let i = 0; i < newRefs.length; i++) if (!(newMicros[i]! < ctx.startMicros)) keep.push(i);
       stats.filtered = newRefs.length - keep.length;
       newRefs = pick(newRefs, keep);
-      newMicros = Float64Array.from(keep, (i) => newMicros![i]!);
+      newMicros = pickMicros(newMicros, keep);
     }
   }
   let winners = newRefs;
@@ -291,7 +318,7 @@ export async function runTableTask(plan: TablePlan, ctx: TaskContext): Promise<T
     winners = result.winners;
     stats.duplicates = result.duplicates;
     stats.nullKeys = result.nullKeys;
-    if (newMicros) winnerMicros = Float64Array.from(result.index, (i) => newMicros![i]!);
+    if (newMicros) winnerMicros = pickMicros(newMicros, result.index);
     // the winners' keys, to find the lake rows they replace
     const keyData = sources.map((s) => column(s.batch, plan.key!));
     const key: LongSlot = { lo: 0, hi: 0 };
@@ -303,13 +330,7 @@ export async function runTableTask(plan: TablePlan, ctx: TaskContext): Promise<T
 
   // 4. which partitions change: those receiving rows, and (merge) those holding replaced rows
   const partitionOf = (i: number): string | null => (partitioned ? dayPartition(winnerMicros![i]!) : null);
-  const incoming = new Map<string | null, number[]>();
-  for (let i = 0; i < winners.length; i++) {
-    const p = partitionOf(i);
-    let list = incoming.get(p);
-    if (!list) incoming.set(p, (list = []));
-    list.push(i);
-  }
+  const incoming = groupRows(winners.length, partitionOf);
   // a reduce task owns the lake files of its bucket only (the other buckets' tasks the rest)
   const oldFiles = (previous?.files ?? []).filter((f) => !ctx.bucket || (f.bucket ?? 0) === ctx.bucket.index);
   const affected = new Set<string | null>(incoming.keys());
@@ -370,7 +391,7 @@ export async function runTableTask(plan: TablePlan, ctx: TaskContext): Promise<T
     const dir = partition === null ? table : `${table}/${partition}`;
     for (let start = 0, seq = 0; start < refs.length; start += rowsPerFile, seq++) {
       const count = Math.min(rowsPerFile, refs.length - start);
-      const fileRefs = pick(refs, Int32Array.from({ length: count }, (_, i) => start + i));
+      const fileRefs = { batch: refs.batch.subarray(start, start + count), row: refs.row.subarray(start, start + count), length: count };
       const name = `part-${plan.lastDumpId}-${ctx.fileTag}-${seq}.parquet`;
       const to = `${dir}/${name}`;
       const from = `${STAGING_DIR}/${ctx.runId}/${to}`;
@@ -518,7 +539,7 @@ const halvesViews = new WeakMap<Data, Int32Array>();
 /** Puts row r's 64-bit (or 32-bit) integer key into `out` as two int32 halves; false when null or not an integer. */
 function int64Into(d: Data, r: number, out: LongSlot): boolean {
   if (!isValid(d, r)) return false;
-  const at = d.offset + r;
+  const at = r;
   const v = d.values as ArrayBufferView;
   if (v instanceof BigInt64Array) {
     let view = halvesViews.get(d);

@@ -34,7 +34,10 @@ export function newGatherStats(): GatherStats {
 const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 const encoder = new TextEncoder();
 
-/** Whether row `i` of `d` holds a value (not null); `i` is relative to the Data's offset. */
+/**
+ * Whether row `i` of `d` holds a value (not null). A sliced Arrow JS Data keeps its `offset` for
+ * bitmaps only (its value and offset buffers are sliced views), so values are read at `i`.
+ */
 export function isValid(d: Data, i: number): boolean {
   if (d.typeId === Type.Null) return false;
   if (d.nullCount === 0 || !d.nullBitmap || d.nullBitmap.length === 0) return true;
@@ -68,6 +71,10 @@ export function widthOf(spec: TypeSpec): number {
 /**
  * Gathers `refs` from `sources[refs.batch[i]]` (undefined: the batch lacks the column) into a
  * column of type `target`.
+ *
+ * Rows are taken as runs (consecutive rows of one source batch, which is what most output
+ * holds: a file's rows in order, minus a few duplicates), so values, offsets and validity move
+ * by the run rather than by the row; a run of one row costs about what a row used to.
  */
 export function gatherColumn(target: TypeSpec, sources: readonly (Data | undefined)[], refs: RowRefs, stats: GatherStats): Data {
   // the per-source set-up below is O(sources): with many small source batches (a split table's
@@ -78,61 +85,115 @@ export function gatherColumn(target: TypeSpec, sources: readonly (Data | undefin
   }
   const type = arrowType(target);
   const n = refs.length;
+  if (target === 'null') return makeData({ type, length: n } as never);
+  const runs = runsOf(refs);
   const specs = sources.map((d, b) => (d ? typeSpec(d.type, `batch ${b}`) : undefined));
   const valid = new Uint8Array((n + 7) >> 3);
+  // per source: its validity (null: every value is there) and the bit where its rows start
+  // (a sliced Arrow JS Data keeps its offset for bitmaps only: value buffers are sliced views)
+  const present = sources.map((d) => d !== undefined && d.typeId !== Type.Null);
+  const bitsOf = sources.map((d) => (d && d.nullCount > 0 && d.nullBitmap && d.nullBitmap.length > 0 ? d.nullBitmap : null));
+  const bitOffset = sources.map((d) => d?.offset ?? 0);
   let nulls = 0;
-  const setValid = (i: number) => {
-    valid[i >> 3]! |= 1 << (i & 7);
-  };
 
-  if (target === 'null') return makeData({ type, length: n } as never);
+  /** Validity of run k into `valid`; the number of values present. */
+  const runValidity = (k: number): number => {
+    const b = runs.batch[k]!;
+    const i = runs.start[k]!;
+    const len = runs.start[k + 1]! - i;
+    if (!present[b]) return 0;
+    const bits = bitsOf[b];
+    if (!bits) {
+      setBits(valid, i, len);
+      return len;
+    }
+    const at = bitOffset[b]! + runs.row[k]!;
+    let count = 0;
+    for (let j = 0; j < len; j++) {
+      const a = at + j;
+      if ((bits[a >> 3]! >> (a & 7)) & 1) {
+        valid[(i + j) >> 3]! |= 1 << ((i + j) & 7);
+        count++;
+      }
+    }
+    return count;
+  };
+  /**
+   * Calls `visit` with each run's source batch, first output row, length and number of values
+   * present (validity already written, nulls counted); runs without any value are skipped.
+   */
+  const eachRun = (visit: (b: number, i: number, len: number, row: number, got: number) => void, onEmpty?: (i: number, len: number) => void): void => {
+    for (let k = 0; k < runs.count; k++) {
+      const i = runs.start[k]!;
+      const len = runs.start[k + 1]! - i;
+      const got = runValidity(k);
+      nulls += len - got;
+      if (got > 0) visit(runs.batch[k]!, i, len, runs.row[k]!, got);
+      else onEmpty?.(i, len);
+    }
+  };
+  const isSet = (i: number) => ((valid[i >> 3]! >> (i & 7)) & 1) === 1;
+  const done = (extra: object): Data => makeData({ type, length: n, nullCount: nulls, nullBitmap: nulls > 0 ? valid : undefined, ...extra } as never);
 
   if (target === 'utf8' || target === 'binary') {
-    const offsets = new Int32Array(n + 1);
-    const texts = sources.map((d, b) => (d && specs[b] !== 'utf8' && specs[b] !== 'binary' ? displayText(d.type) : undefined));
-    if (texts.some((t) => t !== undefined)) return gatherText(type, sources, texts, refs, offsets, valid);
-    // two passes over typed arrays, no object per value: the offsets first, then the bytes
+    const texts = sources.map((d) => (d && d.typeId !== Type.Utf8 && d.typeId !== Type.Binary && d.typeId !== Type.Null ? displayText(d.type) : undefined));
+    if (texts.some((t) => t !== undefined)) return gatherText(type, sources, texts, refs, new Int32Array(n + 1), valid);
     const srcOffsets = sources.map((d) => d?.valueOffsets as Int32Array | undefined);
     const srcBytes = sources.map((d) => d?.values as Uint8Array | undefined);
+    // offsets and validity first (a null holds no bytes), then the bytes, a run at a time
+    const offsets = new Int32Array(n + 1);
     let total = 0;
-    for (let i = 0; i < n; i++) {
-      const b = refs.batch[i]!;
-      const d = sources[b];
-      const r = refs.row[i]!;
-      if (d && isValid(d, r)) {
+    eachRun(
+      (b, i, len, at, got) => {
         const o = srcOffsets[b]!;
-        const at = d.offset + r;
-        total += o[at + 1]! - o[at]!;
-        setValid(i);
-      } else nulls++;
-      offsets[i + 1] = total;
-    }
+        if (got === len) {
+          const delta = total - o[at]!;
+          for (let j = 1; j <= len; j++) offsets[i + j] = o[at + j]! + delta;
+          total = offsets[i + len]!;
+        } else {
+          for (let j = 0; j < len; j++) {
+            if (isSet(i + j)) total += o[at + j + 1]! - o[at + j]!;
+            offsets[i + j + 1] = total;
+          }
+        }
+      },
+      (i, len) => offsets.fill(total, i + 1, i + len + 1),
+    );
     const data = new Uint8Array(total);
-    for (let i = 0; i < n; i++) {
-      const start = offsets[i]!;
-      const len = offsets[i + 1]! - start;
-      if (len === 0) continue;
-      const b = refs.batch[i]!;
-      const from = srcOffsets[b]![sources[b]!.offset + refs.row[i]!]!;
+    for (let k = 0; k < runs.count; k++) {
+      const i = runs.start[k]!;
+      const end = runs.start[k + 1]!;
+      const to = offsets[i]!;
+      const size = offsets[end]! - to;
+      if (size === 0) continue;
+      const b = runs.batch[k]!;
+      const o = srcOffsets[b]!;
       const src = srcBytes[b]!;
-      if (len <= 32) for (let k = 0; k < len; k++) data[start + k] = src[from + k]!;
-      else data.set(src.subarray(from, from + len), start);
+      const at = runs.row[k]!;
+      const from = o[at]!;
+      if (o[at + end - i]! - from === size) copyBytes(data, to, src, from, size);
+      else {
+        // a null in the source holds bytes: copy value by value
+        for (let j = 0; j < end - i; j++) {
+          const len = offsets[i + j + 1]! - offsets[i + j]!;
+          if (len > 0) copyBytes(data, offsets[i + j]!, src, o[at + j]!, len);
+        }
+      }
     }
-    return makeData({ type, length: n, nullCount: nulls, nullBitmap: nulls > 0 ? valid : undefined, valueOffsets: offsets, data } as never);
+    return done({ valueOffsets: offsets, data });
   }
 
   if (target === 'bool') {
     const bits = new Uint8Array((n + 7) >> 3);
-    for (let i = 0; i < n; i++) {
-      const d = sources[refs.batch[i]!];
-      const r = refs.row[i]!;
-      if (d && isValid(d, r)) {
-        const at = d.offset + r;
-        if (((d.values as Uint8Array)[at >> 3]! >> (at & 7)) & 1) bits[i >> 3]! |= 1 << (i & 7);
-        setValid(i);
-      } else nulls++;
-    }
-    return makeData({ type, length: n, nullCount: nulls, nullBitmap: nulls > 0 ? valid : undefined, data: bits } as never);
+    eachRun((b, i, len, row) => {
+      const values = sources[b]!.values as Uint8Array;
+      const at = bitOffset[b]! + row;
+      for (let j = 0; j < len; j++) {
+        const a = at + j;
+        if (isSet(i + j) && (values[a >> 3]! >> (a & 7)) & 1) bits[(i + j) >> 3]! |= 1 << ((i + j) & 7);
+      }
+    });
+    return done({ data: bits });
   }
 
   const width = widthOf(target);
@@ -142,78 +203,130 @@ export function gatherColumn(target: TypeSpec, sources: readonly (Data | undefin
   const isTimestamp = target.startsWith('timestamp');
   // per source batch: how to move one value
   const modes = specs.map((s) => {
-    if (s === undefined) return 'absent';
-    if (s === target || (isTimestamp && s === 'int64') || (isTimestamp && s.startsWith('timestamp'))) return 'copy';
-    if (target === 'int64' && s === 'int32') return 'widen32';
-    if (target === 'float64' && (s === 'int32' || s === 'float32')) return 'number';
-    if (target === 'float64' && s === 'int64') return 'int64ToDouble';
-    if (isTimestamp && s === 'utf8') return 'parseTime';
-    if (s === 'null') return 'absent';
+    if (s === undefined || s === 'null') return Mode.Absent;
+    if (s === target || (isTimestamp && s === 'int64') || (isTimestamp && s.startsWith('timestamp'))) return Mode.Copy;
+    if (target === 'int64' && s === 'int32') return Mode.Widen32;
+    if (target === 'float64' && (s === 'int32' || s === 'float32')) return Mode.Number;
+    if (target === 'float64' && s === 'int64') return Mode.Int64ToDouble;
+    if (isTimestamp && s === 'utf8') return Mode.ParseTime;
     throw new Error(`no conversion from ${s} to ${target}`);
   });
-  const srcBytes = sources.map((d) => (d && d.typeId !== Type.Null ? bytesOf(d) : undefined));
-  // 8-byte values move as two int32 halves when the source is 4-byte aligned (Arrow's are)
-  const src32 = srcBytes.map((u) => (u && width === 8 && u.byteOffset % 4 === 0 ? new Int32Array(u.buffer, u.byteOffset, u.byteLength >> 2) : undefined));
-  for (let i = 0; i < n; i++) {
-    const b = refs.batch[i]!;
-    const r = refs.row[i]!;
-    const d = sources[b];
-    if (!d || !isValid(d, r)) {
-      nulls++;
-      continue;
-    }
-    const at = d.offset + r;
+  const srcBytes = sources.map((d, b) => (present[b] ? bytesOf(d!) : undefined));
+  // an absent column has no values: eachRun skips its runs as all null
+  eachRun((b, i, len, at) => {
+    const d = sources[b]!;
     switch (modes[b]) {
-      case 'copy': {
-        const s32 = src32[b];
-        if (s32) {
-          out32[i * 2] = s32[at * 2]!;
-          out32[i * 2 + 1] = s32[at * 2 + 1]!;
-        } else {
-          const src = srcBytes[b]!;
-          for (let k = 0; k < width; k++) out[i * width + k] = src[at * width + k]!;
+      case Mode.Copy:
+        // a null's bytes come along (they are never read); the validity says which are values
+        copyBytes(out, i * width, srcBytes[b]!, at * width, len * width);
+        break;
+      case Mode.Widen32: {
+        const values = d.values as Int32Array;
+        for (let j = 0; j < len; j++) {
+          const v = values[at + j]!;
+          out32[(i + j) * 2] = v;
+          out32[(i + j) * 2 + 1] = v >> 31;
         }
         break;
       }
-      case 'widen32': {
-        const v = (d.values as Int32Array)[at]!;
-        out32[i * 2] = v;
-        out32[i * 2 + 1] = v >> 31;
+      case Mode.Number: {
+        const values = d.values as ArrayLike<number>;
+        for (let j = 0; j < len; j++) outDouble![i + j] = Number(values[at + j]);
         break;
       }
-      case 'number':
-        outDouble![i] = Number((d.values as ArrayLike<number>)[at]);
-        break;
-      case 'int64ToDouble': {
-        const v = (d.values as BigInt64Array)[at]!;
-        const x = Number(v);
-        if (BigInt(x) !== v) stats.inexactDoubles++;
-        outDouble![i] = x;
+      case Mode.Int64ToDouble: {
+        const values = d.values as BigInt64Array;
+        for (let j = 0; j < len; j++) {
+          if (!isSet(i + j)) continue;
+          const v = values[at + j]!;
+          const x = Number(v);
+          if (BigInt(x) !== v) stats.inexactDoubles++;
+          outDouble![i + j] = x;
+        }
         break;
       }
-      case 'parseTime': {
+      case Mode.ParseTime: {
         const o = d.valueOffsets as Int32Array;
         const bytes = d.values as Uint8Array;
-        const micros = parseTimeMicros(bytes, o[at]!, o[at + 1]!);
-        if (Number.isNaN(micros)) {
-          stats.unparsedTimes++;
-          if (stats.unparsedExamples.length < 5) stats.unparsedExamples.push(utf8.decode(bytes.subarray(o[at]!, o[at + 1]!)));
-          nulls++;
-          continue;
+        for (let j = 0; j < len; j++) {
+          if (!isSet(i + j)) continue;
+          const micros = parseTimeMicros(bytes, o[at + j]!, o[at + j + 1]!);
+          if (Number.isNaN(micros)) {
+            stats.unparsedTimes++;
+            if (stats.unparsedExamples.length < 5) stats.unparsedExamples.push(utf8.decode(bytes.subarray(o[at + j]!, o[at + j + 1]!)));
+            valid[(i + j) >> 3]! &= ~(1 << ((i + j) & 7));
+            nulls++;
+            continue;
+          }
+          out32[(i + j) * 2] = micros % 0x100000000 | 0;
+          out32[(i + j) * 2 + 1] = Math.floor(micros / 0x100000000);
         }
-        out32[i * 2] = micros % 0x100000000 | 0;
-        out32[i * 2 + 1] = Math.floor(micros / 0x100000000);
         break;
       }
-      default:
-        nulls++;
-        continue;
     }
-    setValid(i);
-  }
+  });
   const ArrayType = (type as unknown as { ArrayType: new (b: ArrayBuffer) => ArrayLike<unknown> }).ArrayType;
-  const data = ArrayType === Uint8Array ? out : new ArrayType(out.buffer);
-  return makeData({ type, length: n, nullCount: nulls, nullBitmap: nulls > 0 ? valid : undefined, data } as never);
+  return done({ data: ArrayType === Uint8Array ? out : new ArrayType(out.buffer) });
+}
+
+const enum Mode {
+  Absent,
+  Copy,
+  Widen32,
+  Number,
+  Int64ToDouble,
+  ParseTime,
+}
+
+/** Maximal stretches of consecutive rows of one source batch: output rows start[k]..start[k+1]-1 are rows row[k].. of batch[k]. */
+interface Runs {
+  readonly start: Int32Array;
+  readonly batch: Int32Array;
+  readonly row: Int32Array;
+  readonly count: number;
+}
+
+// every column of an output batch is gathered with the same refs: find their runs once
+const runsCache = new WeakMap<RowRefs, Runs>();
+
+function runsOf(refs: RowRefs): Runs {
+  const cached = runsCache.get(refs);
+  if (cached) return cached;
+  const n = refs.length;
+  const rb = refs.batch;
+  const rr = refs.row;
+  let count = 0;
+  for (let i = 0; i < n; i++) if (i === 0 || rb[i] !== rb[i - 1] || rr[i] !== rr[i - 1]! + 1) count++;
+  const start = new Int32Array(count + 1);
+  const batch = new Int32Array(count);
+  const row = new Int32Array(count);
+  for (let i = 0, k = 0; i < n; i++) {
+    if (i === 0 || rb[i] !== rb[i - 1] || rr[i] !== rr[i - 1]! + 1) {
+      start[k] = i;
+      batch[k] = rb[i]!;
+      row[k] = rr[i]!;
+      k++;
+    }
+  }
+  start[count] = n;
+  const runs = { start, batch, row, count };
+  runsCache.set(refs, runs);
+  return runs;
+}
+
+/** Sets bits from..from+len-1. */
+function setBits(bits: Uint8Array, from: number, len: number): void {
+  let i = from;
+  const end = from + len;
+  for (; i < end && (i & 7) !== 0; i++) bits[i >> 3]! |= 1 << (i & 7);
+  for (; i + 8 <= end; i += 8) bits[i >> 3] = 0xff;
+  for (; i < end; i++) bits[i >> 3]! |= 1 << (i & 7);
+}
+
+/** `dst.set(src.subarray(from, from + size), to)`, without the view for a few bytes. */
+function copyBytes(dst: Uint8Array, to: number, src: Uint8Array, from: number, size: number): void {
+  if (size <= 64) for (let k = 0; k < size; k++) dst[to + k] = src[from + k]!;
+  else dst.set(src.subarray(from, from + size), to);
 }
 
 /** The referenced sources only, and refs renumbered to them (undefined: nearly all are referenced). */
@@ -250,8 +363,7 @@ function gatherText(type: ReturnType<typeof arrowType>, sources: readonly (Data 
       if (text) value = encoder.encode(text(d, r));
       else {
         const o = d.valueOffsets as Int32Array;
-        const at = d.offset + r;
-        value = (d.values as Uint8Array).subarray(o[at]!, o[at + 1]!);
+        value = (d.values as Uint8Array).subarray(o[r]!, o[r + 1]!);
       }
       parts.push(value);
       total += value.length;

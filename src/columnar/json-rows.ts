@@ -62,13 +62,13 @@ function valueFormatter(type: DataType): Formatter {
     case Type.Time:
     case Type.TimeMillisecond:
     case Type.TimeMicrosecond:
-      return (d, i) => String((d.values as ArrayLike<number | bigint>)[d.offset + i]);
+      return (d, i) => String((d.values as ArrayLike<number | bigint>)[i]);
     case Type.Float:
     case Type.Float16:
     case Type.Float32:
     case Type.Float64:
       return (d, i) => {
-        const v = (d.values as Float64Array)[d.offset + i]!;
+        const v = (d.values as Float64Array)[i]!;
         return Number.isFinite(v) ? String(v) : JSON.stringify(String(v));
       };
     case Type.Utf8:
@@ -77,39 +77,39 @@ function valueFormatter(type: DataType): Formatter {
       return (d, i) => JSON.stringify(Buffer.from(slice(d, i)).toString('base64'));
     case Type.FixedSizeBinary: {
       const w = (type as unknown as { byteWidth: number }).byteWidth;
-      return (d, i) => JSON.stringify(Buffer.from((d.values as Uint8Array).subarray((d.offset + i) * w, (d.offset + i + 1) * w)).toString('base64'));
+      return (d, i) => JSON.stringify(Buffer.from((d.values as Uint8Array).subarray(i * w, (i + 1) * w)).toString('base64'));
     }
     case Type.Date:
     case Type.DateDay:
-      return (d, i) => JSON.stringify(isoDay(BigInt((d.values as Int32Array)[d.offset + i]!)));
+      return (d, i) => JSON.stringify(isoDay(BigInt((d.values as Int32Array)[i]!)));
     case Type.Timestamp:
     case Type.TimestampSecond:
     case Type.TimestampMillisecond:
     case Type.TimestampMicrosecond:
     case Type.TimestampNanosecond: {
       const t = type as unknown as { unit: TimeUnit; timezone?: string | null };
-      return (d, i) => JSON.stringify(isoTimestamp((d.values as BigInt64Array)[d.offset + i]!, t.unit, t.timezone ? 'Z' : ''));
+      return (d, i) => JSON.stringify(isoTimestamp((d.values as BigInt64Array)[i]!, t.unit, t.timezone ? 'Z' : ''));
     }
     case Type.Decimal: {
       const t = type as unknown as { scale: number; bitWidth: number };
       const words = t.bitWidth / 32;
-      return (d, i) => JSON.stringify(decimalText((d.values as Uint32Array).subarray((d.offset + i) * words, (d.offset + i + 1) * words), t.scale));
+      return (d, i) => JSON.stringify(decimalText((d.values as Uint32Array).subarray(i * words, (i + 1) * words), t.scale));
     }
     case Type.Dictionary:
       return (d, i) => {
-        const index = (d.values as Int32Array)[d.offset + i]!;
+        const index = (d.values as Int32Array)[i]!;
         return JSON.stringify(d.dictionary!.get(index));
       };
     case Type.Struct: {
       const fields = type.children.map((f, c) => ({ key: JSON.stringify(f.name), c, fmt: formatterFor(f.type) }));
-      return (d, i) => '{' + fields.map((f) => `${f.key}:${f.fmt(d.children[f.c]!, d.offset + i)}`).join(',') + '}';
+      return (d, i) => '{' + fields.map((f) => `${f.key}:${f.fmt(d.children[f.c]!, i)}`).join(',') + '}';
     }
     case Type.List: {
       const item = formatterFor(type.children[0]!.type);
       return (d, i) => {
         const o = d.valueOffsets as Int32Array;
         const parts: string[] = [];
-        for (let k = o[d.offset + i]!; k < o[d.offset + i + 1]!; k++) parts.push(item(d.children[0]!, k));
+        for (let k = o[i]!; k < o[i + 1]!; k++) parts.push(item(d.children[0]!, k));
         return '[' + parts.join(',') + ']';
       };
     }
@@ -120,7 +120,7 @@ function valueFormatter(type: DataType): Formatter {
         const o = d.valueOffsets as Int32Array;
         const entries = d.children[0]!;
         const parts: string[] = [];
-        for (let k = o[d.offset + i]!; k < o[d.offset + i + 1]!; k++) {
+        for (let k = o[i]!; k < o[i + 1]!; k++) {
           parts.push(`${JSON.stringify(decoder.decode(slice(entries.children[0]!, k)))}:${value(entries.children[1]!, k)}`);
         }
         return '{' + parts.join(',') + '}';
@@ -130,8 +130,8 @@ function valueFormatter(type: DataType): Formatter {
     case Type.DenseUnion: {
       const branches = type.children.map((f) => formatterFor(f.type));
       return (d, i) => {
-        const branch = (d.typeIds as Int8Array)[d.offset + i]!;
-        const at = (d.valueOffsets as Int32Array)[d.offset + i]!;
+        const branch = (d.typeIds as Int8Array)[i]!;
+        const at = (d.valueOffsets as Int32Array)[i]!;
         return branches[branch]!(d.children[branch]!, at);
       };
     }
@@ -142,7 +142,7 @@ function valueFormatter(type: DataType): Formatter {
 
 function slice(d: Data, i: number): Uint8Array {
   const o = d.valueOffsets as Int32Array;
-  return (d.values as Uint8Array).subarray(o[d.offset + i]!, o[d.offset + i + 1]!);
+  return (d.values as Uint8Array).subarray(o[i]!, o[i + 1]!);
 }
 
 const UNITS_PER_SECOND: Record<number, bigint> = {

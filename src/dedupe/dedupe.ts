@@ -39,7 +39,7 @@ function halvesView(d: Data | undefined): Int32Array | undefined {
 function lastModifiedOf(d: Data | undefined, r: number): number {
   if (!d) return -Infinity;
   if (!isValid(d, r)) return -Infinity;
-  return Number((d.values as BigInt64Array)[d.offset + r]);
+  return Number((d.values as BigInt64Array)[r]);
 }
 
 export function dedupe(refs: RowRefs, source: DedupeSource): DedupeResult {
@@ -78,7 +78,7 @@ export function dedupe(refs: RowRefs, source: DedupeSource): DedupeResult {
       continue;
     }
     if (key.typeId === Type.Int || key.typeId === Type.Int64 || key.typeId === Type.Int32) {
-      const at = key.offset + r;
+      const at = r;
       if (!isValid(key, r)) {
         nullKeys++;
         continue;
@@ -90,7 +90,7 @@ export function dedupe(refs: RowRefs, source: DedupeSource): DedupeResult {
       ints.set(lo, hi, prev === -1 ? i : settle(prev, i));
     } else {
       // a key column widened to text by a type conflict: compare its text
-      const at = key.offset + r;
+      const at = r;
       if (!isValid(key, r)) {
         nullKeys++;
         continue;

@@ -51,7 +51,7 @@ function col(batch: RecordBatch, name: string): Data | undefined {
 function int64(d: Data | undefined, r: number): bigint | undefined {
   if (!d || !isValid(d, r)) return undefined;
   const v = d.values as ArrayLike<bigint | number>;
-  return BigInt(v[d.offset + r]!);
+  return BigInt(v[r]!);
 }
 
 /** Follows every id's migration chain to its end; reports chains and cycles. */

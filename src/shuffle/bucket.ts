@@ -98,18 +98,18 @@ export function bucketsOfRows(key: Data | undefined, length: number, buckets: nu
   if (values instanceof BigInt64Array) {
     const halves = new Int32Array(values.buffer, values.byteOffset, values.length * 2);
     for (let r = 0; r < length; r++) {
-      const at = key.offset + r;
+      const at = r;
       out[r] = isValid(key, r) ? scale(mix(halves[at * 2]!, halves[at * 2 + 1]!), buckets) : keyless(r);
     }
   } else if (values instanceof Int32Array) {
     for (let r = 0; r < length; r++) {
-      const v = values[key.offset + r]!;
+      const v = values[r]!;
       out[r] = isValid(key, r) ? scale(mix(v, v >> 31), buckets) : keyless(r);
     }
   } else if (values instanceof Float64Array || values instanceof Float32Array) {
     // ids read as doubles: integral values hash as the integer (a widened int64 column)
     for (let r = 0; r < length; r++) {
-      const v = values[key.offset + r]!;
+      const v = values[r]!;
       if (!isValid(key, r) || !Number.isSafeInteger(v)) out[r] = keyless(r);
       else out[r] = scale(mix(v % 0x100000000 | 0, Math.floor(v / 0x100000000) | 0), buckets);
     }
@@ -121,7 +121,7 @@ export function bucketsOfRows(key: Data | undefined, length: number, buckets: nu
         out[r] = keyless(r);
         continue;
       }
-      const at = key.offset + r;
+      const at = r;
       const halves = decimalHalves(bytes, offsets[at]!, offsets[at + 1]!);
       out[r] = scale(halves ? mix(halves[0], halves[1]) : fnv(bytes, offsets[at]!, offsets[at + 1]!), buckets);
     }

@@ -13,7 +13,8 @@ import { Readable, Transform, pipeline as streamPipeline } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { basename, dirname, join } from 'node:path';
 import * as pw from 'parquet-wasm';
-import { RecordBatch, Table, tableFromIPC, tableToIPC, type Schema, Type, type Field, type DataType } from 'apache-arrow';
+import { RecordBatch, RecordBatchStreamWriter, Table, tableFromIPC, tableToIPC, type Schema, Type, type Field, type DataType } from 'apache-arrow';
+import { nearlyUniqueColumns } from './dictionary-choice.js';
 import { HeaplakeError, SinkError, UnsupportedError } from '../errors.js';
 import { DEFAULT_PARQUET_COMPRESSION, DEFAULT_ROW_GROUP_ROWS, type ParquetCompression } from '../defaults.js';
 
@@ -52,11 +53,12 @@ export function checkParquetCompatible(schema: Schema): void {
   for (const f of schema.fields) visit(f, f.name);
 }
 
-function writerProperties(options: ParquetWriteOptions): pw.WriterProperties {
+function writerProperties(options: ParquetWriteOptions, plainColumns: readonly string[]): pw.WriterProperties {
   let builder = new pw.WriterPropertiesBuilder()
     .setCompression(CODEC[options.compression ?? DEFAULT_PARQUET_COMPRESSION])
     .setMaxRowGroupSize(options.rowGroupRows ?? DEFAULT_ROW_GROUP_ROWS)
     .setCreatedBy('heaplake');
+  for (const name of plainColumns) builder = builder.setColumnDictionaryEnabled(name, false);
   // parquet-wasm keeps key/value metadata in a Rust HashMap, whose order is random per run:
   // several keys would make identical runs write different bytes. One key, JSON of them all,
   // keeps files byte-for-byte reproducible.
@@ -69,7 +71,7 @@ function writerProperties(options: ParquetWriteOptions): pw.WriterProperties {
 
 /** Converts one Arrow JS batch into parquet-wasm's representation (through Arrow IPC). */
 function toWasmBatches(batch: RecordBatch): pw.RecordBatch[] {
-  const table = pw.Table.fromIPCStream(tableToIPC(new Table([batch]), 'stream'));
+  const table = pw.Table.fromIPCStream(ipcStream(batch)); // copies the bytes into wasm memory
   try {
     return table.recordBatches(); // reference-counted copies: the table itself must be freed
   } finally {
@@ -77,15 +79,44 @@ function toWasmBatches(batch: RecordBatch): pw.RecordBatch[] {
   }
 }
 
+let ipcScratch = new Uint8Array(0);
+
+/**
+ * One batch as an Arrow IPC stream, in a buffer reused from call to call (valid until the next
+ * call). Arrow JS's writer hands its sink the batch's own buffers plus small headers; joining
+ * them into memory that is already touched, instead of the fresh buffer `tableToIPC` makes
+ * per batch, is what the path saves (on these VMs, touching new pages costs more than the copy).
+ * The chunks are read from the writer's sink, a field Arrow does not document: if a later
+ * version moves it, `tableToIPC` is used, and a test says which path runs.
+ */
+export function ipcStream(batch: RecordBatch): Uint8Array {
+  const writer = RecordBatchStreamWriter.writeAll([batch]);
+  const chunks = (writer as unknown as { _sink?: { _values?: unknown } })._sink?._values;
+  if (!Array.isArray(chunks) || !chunks.every((c) => c instanceof Uint8Array)) return tableToIPC(new Table([batch]), 'stream');
+  let size = 0;
+  for (const c of chunks as Uint8Array[]) size += c.byteLength;
+  if (ipcScratch.length < size) ipcScratch = new Uint8Array(Math.max(size, Math.floor(ipcScratch.length * 1.5)));
+  let at = 0;
+  for (const c of chunks as Uint8Array[]) {
+    ipcScratch.set(c, at);
+    at += c.byteLength;
+  }
+  return ipcScratch.subarray(0, size);
+}
+
 /** Streams batches into Parquet bytes (a Node Readable, for a file or an upload body). */
 export async function encodeParquetStream(schema: Schema, batches: AsyncIterable<RecordBatch>, options: ParquetWriteOptions = {}): Promise<Readable> {
   checkParquetCompatible(schema);
   const iterator = batches[Symbol.asyncIterator]();
+  // the first batch is read before the writer starts: its values choose the column encodings
+  let first: IteratorResult<RecordBatch> | undefined = await iterator.next();
+  const plainColumns = first.done ? [] : nearlyUniqueColumns(first.value);
   let wroteAny = false;
   const input = new ReadableStream<pw.RecordBatch>({
     async pull(controller) {
       try {
-        const step = await iterator.next();
+        const step = first ?? (await iterator.next());
+        first = undefined;
         if (step.done) {
           // an empty input still makes a valid file with the schema
           if (!wroteAny) for (const b of toWasmBatches(new RecordBatch(schema))) controller.enqueue(b);
@@ -99,7 +130,7 @@ export async function encodeParquetStream(schema: Schema, batches: AsyncIterable
       }
     },
   });
-  const output = await pw.transformParquetStream(input, writerProperties(options));
+  const output = await pw.transformParquetStream(input, writerProperties(options, plainColumns));
   return Readable.fromWeb(output as import('node:stream/web').ReadableStream<Uint8Array>);
 }
 
