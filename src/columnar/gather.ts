@@ -86,54 +86,19 @@ export function gatherColumn(target: TypeSpec, sources: readonly (Data | undefin
   const type = arrowType(target);
   const n = refs.length;
   if (target === 'null') return makeData({ type, length: n } as never);
-  const runs = runsOf(refs);
+  const { start: runStart, batch: runBatch, row: runRow, count: runCount } = runsOf(refs);
   const specs = sources.map((d, b) => (d ? typeSpec(d.type, `batch ${b}`) : undefined));
   const valid = new Uint8Array((n + 7) >> 3);
-  // per source: its validity (null: every value is there) and the bit where its rows start
-  // (a sliced Arrow JS Data keeps its offset for bitmaps only: value buffers are sliced views)
-  const present = sources.map((d) => d !== undefined && d.typeId !== Type.Null);
-  const bitsOf = sources.map((d) => (d && d.nullCount > 0 && d.nullBitmap && d.nullBitmap.length > 0 ? d.nullBitmap : null));
+  // per source: its validity (undefined: no values; null: every value is there) and the bit
+  // where its rows start (a sliced Arrow JS Data keeps its offset for bitmaps only: its value
+  // buffers are sliced views, so values are read at the row itself)
+  const bitsOf = sources.map((d) => (d === undefined || d.typeId === Type.Null ? undefined : d.nullCount > 0 && d.nullBitmap && d.nullBitmap.length > 0 ? d.nullBitmap : null));
   const bitOffset = sources.map((d) => d?.offset ?? 0);
-  let nulls = 0;
-
-  /** Validity of run k into `valid`; the number of values present. */
-  const runValidity = (k: number): number => {
-    const b = runs.batch[k]!;
-    const i = runs.start[k]!;
-    const len = runs.start[k + 1]! - i;
-    if (!present[b]) return 0;
-    const bits = bitsOf[b];
-    if (!bits) {
-      setBits(valid, i, len);
-      return len;
-    }
-    const at = bitOffset[b]! + runs.row[k]!;
-    let count = 0;
-    for (let j = 0; j < len; j++) {
-      const a = at + j;
-      if ((bits[a >> 3]! >> (a & 7)) & 1) {
-        valid[(i + j) >> 3]! |= 1 << ((i + j) & 7);
-        count++;
-      }
-    }
-    return count;
+  let present = 0;
+  const done = (extra: object): Data => {
+    const nulls = n - present;
+    return makeData({ type, length: n, nullCount: nulls, nullBitmap: nulls > 0 ? valid : undefined, ...extra } as never);
   };
-  /**
-   * Calls `visit` with each run's source batch, first output row, length and number of values
-   * present (validity already written, nulls counted); runs without any value are skipped.
-   */
-  const eachRun = (visit: (b: number, i: number, len: number, row: number, got: number) => void, onEmpty?: (i: number, len: number) => void): void => {
-    for (let k = 0; k < runs.count; k++) {
-      const i = runs.start[k]!;
-      const len = runs.start[k + 1]! - i;
-      const got = runValidity(k);
-      nulls += len - got;
-      if (got > 0) visit(runs.batch[k]!, i, len, runs.row[k]!, got);
-      else onEmpty?.(i, len);
-    }
-  };
-  const isSet = (i: number) => ((valid[i >> 3]! >> (i & 7)) & 1) === 1;
-  const done = (extra: object): Data => makeData({ type, length: n, nullCount: nulls, nullBitmap: nulls > 0 ? valid : undefined, ...extra } as never);
 
   if (target === 'utf8' || target === 'binary') {
     const texts = sources.map((d) => (d && d.typeId !== Type.Utf8 && d.typeId !== Type.Binary && d.typeId !== Type.Null ? displayText(d.type) : undefined));
@@ -143,33 +108,33 @@ export function gatherColumn(target: TypeSpec, sources: readonly (Data | undefin
     // offsets and validity first (a null holds no bytes), then the bytes, a run at a time
     const offsets = new Int32Array(n + 1);
     let total = 0;
-    eachRun(
-      (b, i, len, at, got) => {
-        const o = srcOffsets[b]!;
-        if (got === len) {
-          const delta = total - o[at]!;
-          for (let j = 1; j <= len; j++) offsets[i + j] = o[at + j]! + delta;
-          total = offsets[i + len]!;
-        } else {
-          for (let j = 0; j < len; j++) {
-            if (isSet(i + j)) total += o[at + j + 1]! - o[at + j]!;
-            offsets[i + j + 1] = total;
-          }
+    for (let k = 0; k < runCount; k++) {
+      const b = runBatch[k]!, i = runStart[k]!, len = runStart[k + 1]! - i, at = runRow[k]!;
+      const got = runValidity(valid, bitsOf[b], bitOffset[b]! + at, i, len);
+      present += got;
+      const o = srcOffsets[b]!;
+      if (got === len) {
+        const delta = total - o[at]!;
+        for (let j = 1; j <= len; j++) offsets[i + j] = o[at + j]! + delta;
+        total = offsets[i + len]!;
+      } else {
+        for (let j = 0; j < len; j++) {
+          if (got > 0 && isSet(valid, i + j)) total += o[at + j + 1]! - o[at + j]!;
+          offsets[i + j + 1] = total;
         }
-      },
-      (i, len) => offsets.fill(total, i + 1, i + len + 1),
-    );
+      }
+    }
     const data = new Uint8Array(total);
-    for (let k = 0; k < runs.count; k++) {
-      const i = runs.start[k]!;
-      const end = runs.start[k + 1]!;
+    for (let k = 0; k < runCount; k++) {
+      const i = runStart[k]!;
+      const end = runStart[k + 1]!;
       const to = offsets[i]!;
       const size = offsets[end]! - to;
       if (size === 0) continue;
-      const b = runs.batch[k]!;
+      const b = runBatch[k]!;
       const o = srcOffsets[b]!;
       const src = srcBytes[b]!;
-      const at = runs.row[k]!;
+      const at = runRow[k]!;
       const from = o[at]!;
       if (o[at + end - i]! - from === size) copyBytes(data, to, src, from, size);
       else {
@@ -185,14 +150,17 @@ export function gatherColumn(target: TypeSpec, sources: readonly (Data | undefin
 
   if (target === 'bool') {
     const bits = new Uint8Array((n + 7) >> 3);
-    eachRun((b, i, len, row) => {
+    for (let k = 0; k < runCount; k++) {
+      const b = runBatch[k]!, i = runStart[k]!, len = runStart[k + 1]! - i;
+      const at = bitOffset[b]! + runRow[k]!;
+      const got = runValidity(valid, bitsOf[b], at, i, len);
+      present += got;
+      if (got === 0) continue;
       const values = sources[b]!.values as Uint8Array;
-      const at = bitOffset[b]! + row;
       for (let j = 0; j < len; j++) {
-        const a = at + j;
-        if (isSet(i + j) && (values[a >> 3]! >> (a & 7)) & 1) bits[(i + j) >> 3]! |= 1 << ((i + j) & 7);
+        if (isSet(valid, i + j) && isSet(values, at + j)) bits[(i + j) >> 3]! |= 1 << ((i + j) & 7);
       }
-    });
+    }
     return done({ data: bits });
   }
 
@@ -211,15 +179,24 @@ export function gatherColumn(target: TypeSpec, sources: readonly (Data | undefin
     if (isTimestamp && s === 'utf8') return Mode.ParseTime;
     throw new Error(`no conversion from ${s} to ${target}`);
   });
-  const srcBytes = sources.map((d, b) => (present[b] ? bytesOf(d!) : undefined));
-  // an absent column has no values: eachRun skips its runs as all null
-  eachRun((b, i, len, at) => {
+  const srcBytes = sources.map((d, b) => (bitsOf[b] !== undefined ? bytesOf(d!) : undefined));
+  // 4- and 8-byte values of short runs move as int32 words (Arrow's buffers are aligned)
+  const src32 = srcBytes.map((u) => (u && (width === 4 || width === 8) && u.byteOffset % 4 === 0 ? new Int32Array(u.buffer, u.byteOffset, u.byteLength >> 2) : undefined));
+  const words = width >> 2;
+  for (let k = 0; k < runCount; k++) {
+    const b = runBatch[k]!, i = runStart[k]!, len = runStart[k + 1]! - i, at = runRow[k]!;
+    const got = runValidity(valid, bitsOf[b], bitOffset[b]! + at, i, len);
+    present += got;
+    if (got === 0) continue;
     const d = sources[b]!;
     switch (modes[b]) {
-      case Mode.Copy:
+      case Mode.Copy: {
         // a null's bytes come along (they are never read); the validity says which are values
-        copyBytes(out, i * width, srcBytes[b]!, at * width, len * width);
+        const s32 = src32[b];
+        if (s32 && len <= 8) for (let w = 0; w < len * words; w++) out32[i * words + w] = s32[at * words + w]!;
+        else copyBytes(out, i * width, srcBytes[b]!, at * width, len * width);
         break;
+      }
       case Mode.Widen32: {
         const values = d.values as Int32Array;
         for (let j = 0; j < len; j++) {
@@ -237,7 +214,7 @@ export function gatherColumn(target: TypeSpec, sources: readonly (Data | undefin
       case Mode.Int64ToDouble: {
         const values = d.values as BigInt64Array;
         for (let j = 0; j < len; j++) {
-          if (!isSet(i + j)) continue;
+          if (!isSet(valid, i + j)) continue;
           const v = values[at + j]!;
           const x = Number(v);
           if (BigInt(x) !== v) stats.inexactDoubles++;
@@ -249,13 +226,13 @@ export function gatherColumn(target: TypeSpec, sources: readonly (Data | undefin
         const o = d.valueOffsets as Int32Array;
         const bytes = d.values as Uint8Array;
         for (let j = 0; j < len; j++) {
-          if (!isSet(i + j)) continue;
+          if (!isSet(valid, i + j)) continue;
           const micros = parseTimeMicros(bytes, o[at + j]!, o[at + j + 1]!);
           if (Number.isNaN(micros)) {
             stats.unparsedTimes++;
             if (stats.unparsedExamples.length < 5) stats.unparsedExamples.push(utf8.decode(bytes.subarray(o[at + j]!, o[at + j + 1]!)));
             valid[(i + j) >> 3]! &= ~(1 << ((i + j) & 7));
-            nulls++;
+            present--;
             continue;
           }
           out32[(i + j) * 2] = micros % 0x100000000 | 0;
@@ -264,9 +241,35 @@ export function gatherColumn(target: TypeSpec, sources: readonly (Data | undefin
         break;
       }
     }
-  });
+  }
   const ArrayType = (type as unknown as { ArrayType: new (b: ArrayBuffer) => ArrayLike<unknown> }).ArrayType;
   return done({ data: ArrayType === Uint8Array ? out : new ArrayType(out.buffer) });
+}
+
+function isSet(bits: Uint8Array, i: number): boolean {
+  return ((bits[i >> 3]! >> (i & 7)) & 1) === 1;
+}
+
+/**
+ * Writes into `valid` the validity of `len` output rows from `i` on, taken from source bits
+ * `at`.. (`bits` undefined: the source has no values; null: all of them are values); returns
+ * how many are values.
+ */
+function runValidity(valid: Uint8Array, bits: Uint8Array | null | undefined, at: number, i: number, len: number): number {
+  if (bits === undefined) return 0;
+  if (bits === null) {
+    if (len === 1) valid[i >> 3]! |= 1 << (i & 7);
+    else setBits(valid, i, len);
+    return len;
+  }
+  let count = 0;
+  for (let j = 0; j < len; j++) {
+    if (isSet(bits, at + j)) {
+      valid[(i + j) >> 3]! |= 1 << ((i + j) & 7);
+      count++;
+    }
+  }
+  return count;
 }
 
 const enum Mode {

@@ -27,19 +27,30 @@ export function nearlyUniqueColumns(batch: RecordBatch): string[] {
   return names;
 }
 
+// an open-addressing set of 32-bit hashes, reused: four times the sample, so probes stay short
+const slots = new Int32Array(SAMPLE * 4);
+
 function isNearlyUnique(d: Data): boolean {
-  const key = keyOf(d);
-  if (!key) return false;
-  const seen = new Set<number>();
+  const hash = hashOf(d);
+  if (!hash) return false;
+  slots.fill(0);
+  const mask = slots.length - 1;
   const step = Math.max(1, Math.floor(d.length / SAMPLE));
   let sampled = 0;
+  let distinct = 0;
   for (let r = 0; r < d.length && sampled < SAMPLE; r += step) {
     if (!valid(d, r)) continue;
     sampled++;
-    seen.add(key(r));
+    const h = hash(r) | 1; // never 0, the empty slot
+    let at = Math.imul(h, 0x9e3779b1) >>> 18;
+    while (slots[at & mask] !== 0 && slots[at & mask] !== h) at++;
+    if (slots[at & mask] === 0) {
+      slots[at & mask] = h;
+      distinct++;
+    }
   }
   // too few values to tell: leave the writer's default
-  return sampled >= 256 && seen.size > sampled * UNIQUE;
+  return sampled >= 256 && distinct > sampled * UNIQUE;
 }
 
 function valid(d: Data, r: number): boolean {
@@ -48,8 +59,8 @@ function valid(d: Data, r: number): boolean {
   return ((d.nullBitmap[at >> 3]! >> (at & 7)) & 1) === 1;
 }
 
-/** A number standing for row r's value (equal values, equal numbers; distinct ones collide rarely). */
-function keyOf(d: Data): ((r: number) => number) | undefined {
+/** A 32-bit hash of row r's value (equal values, equal hashes). */
+function hashOf(d: Data): ((r: number) => number) | undefined {
   const v = d.values as ArrayBufferView | undefined;
   if (!v) return undefined;
   switch (d.typeId) {
@@ -57,10 +68,19 @@ function keyOf(d: Data): ((r: number) => number) | undefined {
     case Type.Binary: {
       const o = d.valueOffsets as Int32Array;
       const bytes = v as Uint8Array;
+      // long values by their length and first and last 16 bytes, where URLs, ids and
+      // queries differ (a collision only makes a column look less unique: it keeps its dictionary)
       return (r) => {
-        let h = 0x811c9dc5;
-        for (let i = o[r]!; i < o[r + 1]!; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
-        return h >>> 0;
+        const from = o[r]!;
+        const to = o[r + 1]!;
+        let h = Math.imul(0x811c9dc5 ^ (to - from), 0x01000193);
+        if (to - from <= 32) {
+          for (let i = from; i < to; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
+        } else {
+          for (let i = from; i < from + 16; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
+          for (let i = to - 16; i < to; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
+        }
+        return h;
       };
     }
     case Type.Int:
@@ -71,7 +91,7 @@ function keyOf(d: Data): ((r: number) => number) | undefined {
       const width = v instanceof Uint8Array ? 0 : (v as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
       if (width === 8) {
         const halves = new Int32Array(v.buffer, v.byteOffset, v.byteLength >> 2);
-        return (r) => halves[r * 2 + 1]! * 4294967296 + (halves[r * 2]! >>> 0);
+        return (r) => Math.imul(halves[r * 2]! ^ 0x5bd1e995, 0x01000193) ^ halves[r * 2 + 1]!;
       }
       if (width === 4) {
         const words = new Int32Array(v.buffer, v.byteOffset, v.byteLength >> 2);
