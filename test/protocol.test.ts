@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convert, planFile } from '../src/convert.js';
 import { encodePlan } from '../src/protocol/plan-file.js';
+import { workerEnv } from '../src/protocol/worker-pool.js';
 import { FIXTURES, ROOT } from './helpers/paths.js';
 import { exportWith, fileHashes, publishedFiles } from './helpers/lake.js';
 
@@ -156,4 +157,10 @@ test('--workers 2 gives the same lake as --workers 1 (and as the library in one 
   assert.deepStrictEqual(lakeOf(two), lakeOf(one));
   assert.deepStrictEqual(lakeOf(inProcess), lakeOf(one));
   assert.equal(cli(['convert', '--source', EXPORT, '--target', tmp('w'), '--workers', '0']).status, 2);
+});
+
+test('worker processes ask glibc for huge pages unless GLIBC_TUNABLES is already set', () => {
+  assert.equal(workerEnv({ PATH: '/bin' }).GLIBC_TUNABLES, 'glibc.malloc.hugetlb=1');
+  assert.equal(workerEnv({ PATH: '/bin' }).PATH, '/bin');
+  assert.equal(workerEnv({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }).GLIBC_TUNABLES, 'glibc.malloc.arena_max=2');
 });
