@@ -48,6 +48,8 @@ function isNearlyUnique(d: Data): boolean {
       slots[at & mask] = h;
       distinct++;
     }
+    // most columns repeat plenty: half distinct after 512 values settles it without the rest
+    if (sampled === 512 && distinct < 256) return false;
   }
   // too few values to tell: leave the writer's default
   return sampled >= 256 && distinct > sampled * UNIQUE;

@@ -110,7 +110,18 @@ export function localTarget(root: string): Target {
 async function writeReplacing(full: string, bytes: Uint8Array | readonly Uint8Array[]): Promise<void> {
   await mkdir(dirname(full), { recursive: true });
   const tmp = `${full}.tmp-${process.pid}`;
-  await writeFile(tmp, bytes);
+  if (Array.isArray(bytes)) {
+    // parts (a spill holds hundreds) in one gathered write, not one write call per part
+    const handle = await open(tmp, 'w');
+    try {
+      const parts = bytes as Uint8Array[];
+      const { bytesWritten } = await handle.writev(parts);
+      const size = parts.reduce((n, b) => n + b.byteLength, 0);
+      if (bytesWritten !== size) throw new Error(`wrote ${bytesWritten} of ${size} bytes to ${tmp}`);
+    } finally {
+      await handle.close();
+    }
+  } else await writeFile(tmp, bytes as Uint8Array);
   await rename(tmp, full);
 }
 
