@@ -9,6 +9,8 @@
  *   heaplake        framing + decompression + columnar decode into RecordBatches; blocks are
  *                   decompressed on a second thread while the main thread decodes (2 cores here)
  *   heaplake-1thread the same on one thread
+ *   heaplake-js     one thread, rows decoded by the generated JavaScript decoder instead of the
+ *                   WebAssembly kernel (the engine for schemas that are not flat)
  *   avsc-loop       our framing + decompression, then avsc `type.decode` per record (avsc's fastest path)
  *   avsc-stream     avsc's own BlockDecoder stream (what most JS code does)
  *   floor-inflate   framing + decompression only (the floor under every contender)
@@ -70,8 +72,8 @@ async function blocks(file: Buffer, each: (data: Uint8Array, count: number, head
   }
 }
 
-const heaplake = (parallelDecompression: boolean): Contender => async (file) => {
-  const reader = await openAvro(chunksOf(file), { parallelDecompression });
+const heaplake = (parallelDecompression: boolean, engine: 'auto' | 'js' = 'auto'): Contender => async (file) => {
+  const reader = await openAvro(chunksOf(file), { parallelDecompression, engine });
   let rows = 0;
   for await (const b of reader.batches()) rows += b.numRows;
   return rows;
@@ -80,6 +82,7 @@ const heaplake = (parallelDecompression: boolean): Contender => async (file) => 
 const contenders: Record<string, Contender> = {
   heaplake: heaplake(true),
   'heaplake-1thread': heaplake(false),
+  'heaplake-js': heaplake(false, 'js'),
   'avsc-loop': async (file) => {
     let rows = 0;
     let type: avro.Type | undefined;

@@ -5,7 +5,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readAvroBatches } from '../src/columnar/read-avro.js';
+import { tableToIPC, Table, type RecordBatch } from 'apache-arrow';
+import { openAvro, readAvroBatches, type AvroReadOptions } from '../src/columnar/read-avro.js';
+import { RecordDecoder, compileWriterSchema } from '../src/columnar/record-decoder.js';
+import { HeaplakeError } from '../src/errors.js';
 import { parseSchema, branchName, type AvroSchema } from '../src/avro/schema.js';
 import { avscDecodeFile, writeAvro } from '../scripts/avsc-writer.js';
 import { prng } from '../scripts/heap-like.js';
@@ -18,6 +21,26 @@ class SchemaGen {
   constructor(private readonly rand: Rand) {}
   private int(n: number): number {
     return Math.floor(this.rand() * n);
+  }
+  /** A record of flat fields only (what the WebAssembly kernel decodes), with logical types and wide fixed sizes. */
+  flatRecord(): Record<string, unknown> {
+    const prims = ['null', 'boolean', 'int', 'long', 'float', 'double', 'bytes', 'string'];
+    // (a logical long would bypass the test writer's BigInt long type)
+    const logical = [{ type: 'int', logicalType: 'date' }, { type: 'int', logicalType: 'time-millis' }, { type: 'string', logicalType: 'uuid' }];
+    const one = (): unknown => {
+      const r = this.rand();
+      if (r < 0.55) return prims[this.int(prims.length)];
+      if (r < 0.7) return logical[this.int(logical.length)];
+      if (r < 0.8) return { type: 'enum', name: `E${this.names++}`, symbols: ['A', 'B', 'C', 'D'].slice(0, 1 + this.int(4)) };
+      return { type: 'fixed', name: `F${this.names++}`, size: 1 + this.int(24) };
+    };
+    const n = 1 + this.int(12);
+    const fields = Array.from({ length: n }, (_, i) => {
+      let type = one();
+      if (type !== 'null' && this.rand() < 0.5) type = this.rand() < 0.5 ? ['null', type] : [type, 'null'];
+      return { name: `f${i}`, type };
+    });
+    return { type: 'record', name: `R${this.names++}`, fields };
   }
   record(depth: number): Record<string, unknown> {
     const n = 1 + this.int(6);
@@ -107,6 +130,26 @@ function canonical(s: AvroSchema, v: unknown): unknown {
   }
 }
 
+function rowsOf(schema: AvroSchema, batches: readonly RecordBatch[]): unknown[] {
+  if (schema.kind !== 'record') throw new Error('records only');
+  const rows: unknown[] = [];
+  for (const b of batches) {
+    for (let r = 0; r < b.numRows; r++) rows.push(Object.fromEntries(schema.fields.map((f, k) => [f.name, actualValue(f.type, b.data.children[k]!, r)])));
+  }
+  return rows;
+}
+
+/** A read's outcome: its batches as Arrow IPC bytes, or its error's code, message and context. */
+async function outcome(file: Uint8Array, options: AvroReadOptions): Promise<{ engine?: string; ipc?: Uint8Array; error?: unknown }> {
+  try {
+    const { batches, reader } = await readAvroBatches([file], options);
+    return { engine: reader.engine, ipc: tableToIPC(new Table(reader.schema, batches)) };
+  } catch (err) {
+    if (!(err instanceof HeaplakeError)) throw err;
+    return { error: { code: err.code, message: err.message, context: err.context } };
+  }
+}
+
 test('random schemas and values: heaplake decodes what avsc decodes', async () => {
   const rand = prng(20261127);
   let checkedRows = 0;
@@ -119,13 +162,7 @@ test('random schemas and values: heaplake decodes what avsc decodes', async () =
     // avsc's own reading of the same bytes is the oracle
     const oracle = await avscDecodeFile(file, { wrapUnions: true });
     const { batches } = await readAvroBatches([file], { batch: { maxRows: 1 + Math.floor(rand() * 40) } });
-    const ours: unknown[] = [];
-    for (const b of batches) {
-      for (let r = 0; r < b.numRows; r++) {
-        if (schema.kind !== 'record') throw new Error('records only');
-        ours.push(Object.fromEntries(schema.fields.map((f, k) => [f.name, actualValue(f.type, b.data.children[k]!, r)])));
-      }
-    }
+    const ours = rowsOf(schema, batches);
     assert.equal(ours.length, values.length, `schema ${i}: row count`);
     for (let r = 0; r < ours.length; r++) {
       assert.deepStrictEqual(ours[r], canonical(schema, oracle[r]), `schema ${i} (${JSON.stringify(schemaJson)}) row ${r}`);
@@ -133,4 +170,151 @@ test('random schemas and values: heaplake decodes what avsc decodes', async () =
     checkedRows += ours.length;
   }
   assert.ok(checkedRows > 500, `checked ${checkedRows} rows`);
+});
+
+test('flat random schemas: the WebAssembly kernel decodes what avsc decodes, byte for byte what the JavaScript decoder builds', async () => {
+  const rand = prng(20261128);
+  let checkedRows = 0;
+  for (let i = 0; i < 40; i++) {
+    const schemaJson = new SchemaGen(rand).flatRecord();
+    const schema = parseSchema(schemaJson);
+    const values = Array.from({ length: 1 + Math.floor(rand() * 300) }, () => randomValue(schema, rand));
+    const codec = ['null', 'snappy'][i % 2]!;
+    const file = await writeAvro(schemaJson, values, { codec, blockSize: 256 + Math.floor(rand() * 4096), wrapUnions: true });
+    const batch = { maxRows: 1 + Math.floor(rand() * 200), maxBytes: 64 + Math.floor(rand() * 8192) };
+    const oracle = await avscDecodeFile(file, { wrapUnions: true });
+    const { batches, reader } = await readAvroBatches([file], { batch });
+    assert.equal(reader.engine, 'wasm', `schema ${i} is flat`);
+    const ours = rowsOf(schema, batches);
+    assert.equal(ours.length, values.length, `schema ${i}: row count`);
+    for (let r = 0; r < ours.length; r++) {
+      assert.deepStrictEqual(ours[r], canonical(schema, oracle[r]), `schema ${i} (${JSON.stringify(schemaJson)}) row ${r}`);
+    }
+    const js = await outcome(file, { batch, engine: 'js' });
+    assert.equal(js.engine, 'js');
+    assert.deepStrictEqual(tableToIPC(new Table(reader.schema, batches)), js.ipc, `schema ${i}: the two engines' batches differ`);
+    checkedRows += ours.length;
+  }
+  assert.ok(checkedRows > 3000, `checked ${checkedRows} rows`);
+});
+
+test('flat schemas, corrupted bytes: the kernel accepts and rejects exactly what the JavaScript decoder does', async () => {
+  const rand = prng(7);
+  let rejected = 0;
+  let accepted = 0;
+  for (let i = 0; i < 12; i++) {
+    const schemaJson = new SchemaGen(rand).flatRecord();
+    const schema = parseSchema(schemaJson);
+    const values = Array.from({ length: 80 }, () => randomValue(schema, rand));
+    const file = await writeAvro(schemaJson, values, { codec: 'null', blockSize: 1024, wrapUnions: true });
+    const headerEnd = file.indexOf('"}', file.indexOf('avro.schema')) + 40; // past the schema, roughly: mutate block bytes
+    for (let m = 0; m < 40; m++) {
+      const bad = Uint8Array.from(file);
+      for (let j = 0; j < 1 + Math.floor(rand() * 3); j++) {
+        const at = headerEnd + Math.floor(rand() * (bad.length - headerEnd));
+        // small values are the interesting ones for varints, union indices, booleans and lengths
+        bad[at] = rand() < 0.5 ? Math.floor(rand() * 256) : [0, 1, 2, 3, 0x7f, 0x80, 0xff][Math.floor(rand() * 7)]!;
+      }
+      const wasm = await outcome(bad, {});
+      const js = await outcome(bad, { engine: 'js' });
+      assert.deepStrictEqual({ ...wasm, engine: undefined }, { ...js, engine: undefined }, `schema ${i} mutation ${m}`);
+      if (wasm.error) rejected++;
+      else accepted++;
+    }
+  }
+  assert.ok(rejected > 100 && accepted > 20, `rejected ${rejected}, accepted ${accepted}`);
+});
+
+test('the kernel grows its string regions mid-row: values up to 300 KiB, batches bounded by rows and bytes', async () => {
+  const schemaJson = { type: 'record', name: 'Big', fields: [
+    { name: 'id', type: 'long' },
+    { name: 'a', type: ['null', 'string'] },
+    { name: 'b', type: 'bytes' },
+    { name: 'c', type: ['string', 'null'] },
+  ] };
+  const rand = prng(11);
+  const text = (n: number) => 'ab\u00e9\u6771'.repeat(Math.ceil(n / 4)).slice(0, n);
+  const values = Array.from({ length: 60 }, (_, i) => ({
+    id: BigInt(i) * 2n ** 56n + 1n,
+    a: i % 5 === 0 ? null : { string: text(Math.floor(rand() ** 3 * 300_000)) },
+    b: Buffer.alloc(Math.floor(rand() * 70_000), i),
+    c: i % 7 === 0 ? null : { string: text(Math.floor(rand() * 100)) },
+  }));
+  const file = await writeAvro(schemaJson, values, { codec: 'null', blockSize: 1 << 20, wrapUnions: true });
+  for (const batch of [{}, { maxRows: 7 }, { maxBytes: 200_000 }]) {
+    const wasm = await outcome(file, { batch });
+    const js = await outcome(file, { batch, engine: 'js' });
+    assert.equal(wasm.engine, 'wasm');
+    assert.ok(wasm.ipc && js.ipc);
+    assert.deepStrictEqual(wasm.ipc, js.ipc, JSON.stringify(batch));
+  }
+  const { batches } = await readAvroBatches([file], { batch: { maxRows: 7 } });
+  const schema = parseSchema(schemaJson);
+  const oracle = await avscDecodeFile(file, { wrapUnions: true });
+  assert.deepStrictEqual(rowsOf(schema, batches), oracle.map((v) => canonical(schema, v)));
+});
+
+/** Decodes one block with the given engine: its batches as IPC bytes, or its error. */
+function decodeBlockWith(engine: 'auto' | 'js', schemaJson: unknown, block: Uint8Array, count: number): { ipc?: Uint8Array; error?: unknown } {
+  const { compiled } = compileWriterSchema(JSON.stringify(schemaJson));
+  const decoder = new RecordDecoder(compiled, { engine });
+  assert.equal(decoder.engine, engine === 'auto' ? 'wasm' : 'js');
+  try {
+    const batches = decoder.decodeBlock(block, count);
+    const last = decoder.flush();
+    if (last) batches.push(last);
+    return { ipc: tableToIPC(new Table(decoder.schema, batches)) };
+  } catch (err) {
+    if (!(err instanceof HeaplakeError)) throw err;
+    return { error: { code: err.code, message: err.message, context: err.context } };
+  }
+}
+
+test('flat schemas at the edges: every truncation of a block, and 10- and 11-byte longs, fail or pass alike on both engines', async () => {
+  const schemaJson = { type: 'record', name: 'Edge', fields: [
+    { name: 'id', type: 'long' },
+    { name: 's', type: ['null', 'string'] },
+    { name: 'e', type: { type: 'enum', name: 'E', symbols: ['A', 'B'] } },
+    { name: 'f', type: ['null', { type: 'fixed', name: 'F', size: 3 }] },
+    { name: 'd', type: 'double' },
+    { name: 'b', type: ['boolean', 'null'] },
+    { name: 'i', type: 'int' },
+    { name: 'y', type: 'bytes' },
+  ] };
+  const schema = parseSchema(schemaJson);
+  const rand = prng(99);
+  const values = Array.from({ length: 6 }, () => randomValue(schema, rand));
+  const file = await writeAvro(schemaJson, values, { codec: 'null', blockSize: 1 << 16, wrapUnions: true });
+  // the one block's data: the reader's framing gives it
+  const reader = await openAvro([file]);
+  let block: Uint8Array | undefined;
+  for await (const b of reader.blocks()) block = b.data.slice();
+  assert.ok(block && block.length > 40);
+  let errors = 0;
+  for (let cut = 0; cut <= block.length; cut++) {
+    const data = block.subarray(0, cut);
+    const wasm = decodeBlockWith('auto', schemaJson, data, values.length);
+    assert.deepStrictEqual(wasm, decodeBlockWith('js', schemaJson, data, values.length), `block cut at ${cut} of ${block.length}`);
+    if (wasm.error) errors++;
+  }
+  assert.equal(errors, block.length, 'every truncation fails, the whole block decodes');
+
+  // longs of 10 bytes (the 10th may carry only bit 63) and 11 bytes, then an empty string column etc.
+  // the other fields: s null, e = B, f null, d = 0.0, b = false ([boolean, null] branch 0, then 0), i = 0, y empty
+  const rest = Uint8Array.from([0x00, 0x02, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x00, 0x00, 0x00]);
+  const longs: number[][] = [
+    [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
+    [0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
+    [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02],
+    [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x81, 0x00],
+    [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00],
+  ];
+  const outcomes: string[] = [];
+  for (const long of longs) {
+    const data = Uint8Array.from([...long, ...rest]);
+    const wasm = decodeBlockWith('auto', schemaJson, data, 1);
+    assert.deepStrictEqual(wasm, decodeBlockWith('js', schemaJson, data, 1), `long ${Buffer.from(long).toString('hex')}`);
+    outcomes.push(wasm.error ? (wasm.error as { code: string }).code : 'ok');
+  }
+  assert.deepStrictEqual(outcomes, ['ok', 'ok', 'AVRO_BAD_VALUE', 'AVRO_BAD_VALUE', 'ok']);
 });

@@ -5,6 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { ROOT } from './helpers/paths.js';
@@ -83,4 +84,12 @@ test('every case of the bad-input catalogue and every promise of ../shared/docs/
   const section = readme.slice(readme.indexOf('## What heaplake promises'), readme.indexOf('\n## ', readme.indexOf('## What heaplake promises') + 5));
   for (let p = 1; p <= 12; p++) assert.match(section, new RegExp(`\\| P${p} \\|`), `README promise P${p}`);
   for (const id of section.match(/\b[AMSP]\d+\b/g) ?? []) assert.ok(ids.has(id), `the README names ${id}, which no test carries`);
+});
+
+test('the committed WebAssembly kernel was built from the committed C source (scripts/build-kernel.mjs)', async () => {
+  const { KERNEL_SOURCE_SHA256, KERNEL_WASM_BASE64 } = await import('../src/columnar/kernel/flat-decoder.wasm.js');
+  const source = readFileSync(join(ROOT, 'src/columnar/kernel/flat-decoder.c'));
+  assert.equal(createHash('sha256').update(source).digest('hex'), KERNEL_SOURCE_SHA256, 'flat-decoder.c changed: run node scripts/build-kernel.mjs');
+  const bytes = Buffer.from(KERNEL_WASM_BASE64, 'base64');
+  assert.deepStrictEqual(WebAssembly.Module.exports(new WebAssembly.Module(bytes)), [{ name: 'decode', kind: 'function' }]);
 });

@@ -45,19 +45,6 @@ export function snappyLength(input: Uint8Array): { length: number; start: number
   throw corrupt('malformed length preamble');
 }
 
-/** The few WebAssembly names used here (our TypeScript lib settings carry no DOM types). */
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => { exports: Record<string, unknown> };
-  Memory: abstract new (...args: never[]) => WasmMemory;
-  Global: abstract new (...args: never[]) => { value: unknown };
-}
-const Wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
-
 /** Decompresses a block whose declared length is `length` (already checked against the limit). */
 type Backend = (input: Uint8Array, length: number, scratch: Scratch, maxBytes: number) => Uint8Array;
 
@@ -79,20 +66,20 @@ const STATUS: Record<number, string> = {
  * the public function is used instead (test/snappy.test.ts checks which one runs).
  */
 function directBackend(): Backend | undefined {
-  let memory: WasmMemory;
+  let memory: WebAssembly.Memory;
   let uncompress: (input: number, inputLength: number, output: number) => number;
   let base: number;
   try {
     const path = createRequire(import.meta.url).resolve('hysnappy/js/uncompress.js');
     const match = /const wasm64 = '([A-Za-z0-9+/=]+)'/.exec(readFileSync(path, 'utf8'));
     if (!match) return undefined;
-    const { exports } = new Wasm.Instance(new Wasm.Module(Buffer.from(match[1]!, 'base64')));
+    const { exports } = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(match[1]!, 'base64')));
     const heapBase = exports['__heap_base'];
-    if (!(exports['memory'] instanceof Wasm.Memory) || typeof exports['uncompress'] !== 'function') return undefined;
+    if (!(exports['memory'] instanceof WebAssembly.Memory) || typeof exports['uncompress'] !== 'function') return undefined;
     memory = exports['memory'];
     uncompress = exports['uncompress'] as typeof uncompress;
     // input goes past the module's own data and stack (hysnappy itself uses 68,000)
-    base = Math.max(68_000, align8(heapBase instanceof Wasm.Global ? Number(heapBase.value) : 0));
+    base = Math.max(68_000, align8(heapBase instanceof WebAssembly.Global ? Number(heapBase.value) : 0));
   } catch {
     return undefined;
   }

@@ -125,15 +125,29 @@ export class FixedColumn extends BaseColumn implements Column {
     const nullCount = this.nulls;
     this.n = 0;
     this.nulls = 0;
-    const type = this.type;
-    if (this.dictionarySymbols) {
-      const dict = vectorFromArray(this.dictionarySymbols as string[], new Utf8());
-      return makeData({ type: type as Dictionary<Utf8>, length, nullCount, nullBitmap, data: new Int32Array(bytes.buffer), dictionary: dict });
-    }
-    const ArrayType = (type as unknown as { ArrayType: new (b: ArrayBuffer) => ArrayLike<unknown> }).ArrayType;
-    const data = ArrayType === Uint8Array ? bytes : new ArrayType(bytes.buffer);
-    return makeData({ type, length, nullCount, nullBitmap, data } as never);
+    return fixedWidthData(this.type, length, nullCount, nullBitmap, bytes, this.dictionarySymbols);
   }
+}
+
+/**
+ * Arrow Data over fixed-width value bytes (this batch's own copy): the type's typed array over
+ * them, or enum indices with the symbols as the dictionary.
+ */
+export function fixedWidthData(
+  type: DataType,
+  length: number,
+  nullCount: number,
+  nullBitmap: Uint8Array | undefined,
+  bytes: Uint8Array<ArrayBuffer>,
+  dictionarySymbols?: readonly string[],
+): Data {
+  if (dictionarySymbols) {
+    const dict = vectorFromArray(dictionarySymbols as string[], new Utf8());
+    return makeData({ type: type as Dictionary<Utf8>, length, nullCount, nullBitmap, data: new Int32Array(bytes.buffer), dictionary: dict });
+  }
+  const ArrayType = (type as unknown as { ArrayType: new (b: ArrayBuffer) => ArrayLike<unknown> }).ArrayType;
+  const data = ArrayType === Uint8Array ? bytes : new ArrayType(bytes.buffer);
+  return makeData({ type, length, nullCount, nullBitmap, data } as never);
 }
 
 /** Booleans, bit-packed. */

@@ -476,6 +476,7 @@ function copyVarExact(id: number, len: string): string {
     // up to 16 bytes with slack on both sides: four unconditional 4-byte moves (the excess is
     // overwritten by the next value, and never counted); longer values as before
     `if (${len} <= 16 && pos + 16 <= end && d${id} + 16 <= D${id}.length) { W${id}.setUint32(d${id}, BV.getUint32(pos, true), true); W${id}.setUint32(d${id} + 4, BV.getUint32(pos + 4, true), true); W${id}.setUint32(d${id} + 8, BV.getUint32(pos + 8, true), true); W${id}.setUint32(d${id} + 12, BV.getUint32(pos + 12, true), true); }`,
+    `else if (${len} < 512 && pos + ${len} + 4 <= end && d${id} + ${len} + 4 <= D${id}.length) { for (let k = 0; k < ${len}; k += 4) W${id}.setUint32(d${id} + k, BV.getUint32(pos + k, true), true); }`,
     `else if (${len} < 48) { let k = 0; for (; k + 4 <= ${len}; k += 4) W${id}.setUint32(d${id} + k, BV.getUint32(pos + k, true), true); for (; k < ${len}; k++) D${id}[d${id} + k] = buf[pos + k]; }`,
     `else D${id}.set(buf.subarray(pos, pos + ${len}), d${id});`,
     `pos += ${len};`,

@@ -14,7 +14,7 @@ import { getDecompressor, type Decompressor, type Scratch } from '../avro/codecs
 import { decompressOnWorker, parallelDecompressionAvailable, type Decompressed } from '../avro/decompress-pool.js';
 import type { AvroHeader } from '../avro/header.js';
 import type { AvroSchema } from '../avro/schema.js';
-import { RecordDecoder, compileWriterSchema } from './record-decoder.js';
+import { RecordDecoder, compileWriterSchema, type DecoderEngine } from './record-decoder.js';
 
 export type ByteChunks = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 
@@ -27,6 +27,8 @@ export interface AvroReadOptions {
   batch?: Partial<BatchBounds>;
   /** Decompress blocks on a second thread when the machine has more than one core (default true). */
   parallelDecompression?: boolean;
+  /** `auto` (default): the WebAssembly kernel for flat schemas, else the generated JavaScript; `js`: always the latter. */
+  engine?: DecoderEngine;
 }
 
 export interface AvroFileStats {
@@ -51,6 +53,8 @@ export interface AvroReader {
   readonly schema: Schema;
   /** Counts so far (complete once iteration has finished). */
   readonly stats: AvroFileStats;
+  /** What decodes the records: the WebAssembly kernel (flat schemas) or the generated JavaScript. */
+  readonly engine: 'wasm' | 'js';
   /** The decoded batches. Iterate once, and only one of `batches()` / `blocks()`. */
   batches(): AsyncGenerator<RecordBatch>;
   /** The decompressed blocks, without decoding the records (each valid until the next one is requested). */
@@ -104,7 +108,7 @@ export async function openAvro(chunks: ByteChunks, options: AvroReadOptions = {}
     decompress = getDecompressor(header.codec);
     const { avro, compiled } = compileWriterSchema(header.schemaJson, limits);
     avroSchema = avro;
-    decoder = new RecordDecoder(compiled, { limits, ...(options.batch ? { batch: options.batch } : {}) });
+    decoder = new RecordDecoder(compiled, { limits, ...(options.batch ? { batch: options.batch } : {}), ...(options.engine ? { engine: options.engine } : {}) });
   } catch (err) {
     throw asHeaplakeError(err, 'AVRO_SCHEMA', where);
   }
@@ -181,7 +185,7 @@ export async function openAvro(chunks: ByteChunks, options: AvroReadOptions = {}
   const close = async () => {
     await input.return?.();
   };
-  return { header, avroSchema, schema: decoder.schema, stats, batches, blocks, close };
+  return { header, avroSchema, schema: decoder.schema, stats, engine: decoder.engine, batches, blocks, close };
 }
 
 /** Opens a local file (streamed in 1 MiB chunks). */

@@ -13,7 +13,7 @@ import { DEFAULT_BATCH, DEFAULT_LIMITS, type BatchBounds, type ReadLimits } from
 import { parseSchema, type AvroSchema } from '../avro/schema.js';
 import { planColumns } from './arrow-mapping.js';
 import { compileSchema, type CompiledSchema, type DecoderInstance } from './compile.js';
-import type { VarColumn } from './columns.js';
+import { FlatKernel, kernelSupports } from './flat-kernel.js';
 
 /** Rows decoded per call of the generated function, so the byte bound is checked often. */
 const SLICE_ROWS = 8192;
@@ -35,10 +35,21 @@ export function compileWriterSchema(schemaJson: string, limits: Partial<ReadLimi
   return { avro, compiled };
 }
 
+/** Which decoder runs: the WebAssembly kernel when the schema is flat (`auto`), or always the generated JavaScript. */
+export type DecoderEngine = 'auto' | 'js';
+
+/** Released kernels per compiled schema: their memory is already grown and touched. */
+const POOLED_KERNEL_BYTES = 64 * 1024 * 1024;
+const kernels = new WeakMap<CompiledSchema, FlatKernel[]>();
+
 export class RecordDecoder {
   readonly schema: Schema;
+  /** The engine decoding the rows (the JavaScript decoder also names the errors the kernel only detects). */
+  readonly engine: 'wasm' | 'js';
   private readonly compiled: CompiledSchema;
-  private readonly instance: DecoderInstance;
+  private readonly maxItems: number;
+  private instance: DecoderInstance | undefined;
+  private readonly kernel: FlatKernel | undefined;
   private released = false;
   private readonly bounds: BatchBounds;
   private readonly minRecordBytes: number;
@@ -46,13 +57,20 @@ export class RecordDecoder {
   private rows = 0;
   private bytes = 0;
 
-  constructor(compiled: CompiledSchema, options: { batch?: Partial<BatchBounds>; limits?: Partial<ReadLimits> } = {}) {
+  constructor(compiled: CompiledSchema, options: { batch?: Partial<BatchBounds>; limits?: Partial<ReadLimits>; engine?: DecoderEngine } = {}) {
     this.schema = compiled.plan.schema;
     this.minRecordBytes = compiled.plan.minRecordBytes;
     this.bounds = { ...DEFAULT_BATCH, ...options.batch };
     if (!(this.bounds.maxRows >= 1) || !(this.bounds.maxBytes >= 1)) throw new RangeError('batch bounds must be at least 1');
     this.compiled = compiled;
-    this.instance = compiled.acquire(options.limits?.maxCollectionItems ?? DEFAULT_LIMITS.maxCollectionItems);
+    this.maxItems = options.limits?.maxCollectionItems ?? DEFAULT_LIMITS.maxCollectionItems;
+    if ((options.engine ?? 'auto') === 'auto' && kernelSupports(compiled.plan)) {
+      this.kernel = kernels.get(compiled)?.pop() ?? new FlatKernel(compiled.plan);
+      this.engine = 'wasm';
+    } else {
+      this.instance = compiled.acquire(this.maxItems);
+      this.engine = 'js';
+    }
     this.structType = new Struct(this.schema.fields);
   }
 
@@ -77,7 +95,6 @@ export class RecordDecoder {
       );
     }
     const out: RecordBatch[] = [];
-    const { decode, perRow, perRowVar, utf8 } = this.instance;
     let pos = 0;
     let done = 0;
     while (done < count) {
@@ -85,12 +102,8 @@ export class RecordDecoder {
       const room = this.bounds.maxRows - this.rows;
       const byteRoom = Math.max(1, Math.floor((this.bounds.maxBytes - this.bytes) / Math.max(1, end / count)));
       const k = Math.min(count - done, room, byteRoom, SLICE_ROWS);
-      for (const c of perRow) c.reserve(k);
-      for (const v of perRowVar) v.reserveData(end - pos);
-      const marks = utf8.map((u) => u.column.n);
       const start = pos;
-      pos = decode(data, pos, end, k, done, this.rows);
-      for (let i = 0; i < utf8.length; i++) checkUtf8(utf8[i]!.column, marks[i]!, utf8[i]!.path, utf8[i]!.perRow ? done : undefined);
+      pos = this.kernel ? this.decodeOnKernel(this.kernel, data, pos, end, k, done) : this.decodeOnJs(this.instance!, data, pos, end, k, done, this.rows);
       done += k;
       this.rows += k;
       this.bytes += pos - start;
@@ -114,12 +127,44 @@ export class RecordDecoder {
   close(): void {
     if (this.released || this.rows > 0) return;
     this.released = true;
-    this.compiled.release(this.instance);
+    if (this.instance) this.compiled.release(this.instance);
+    if (this.kernel) {
+      const pool = kernels.get(this.compiled) ?? [];
+      // a kernel grown by huge values keeps its memory: let it go instead
+      if (pool.length < 4 && this.kernel.memoryBytes <= POOLED_KERNEL_BYTES) pool.push(this.kernel);
+      kernels.set(this.compiled, pool);
+    }
+  }
+
+  /** Decodes `k` rows with the generated JavaScript into `instance`, whose builders hold `base` rows. */
+  private decodeOnJs(instance: DecoderInstance, data: Uint8Array, pos: number, end: number, k: number, done: number, base: number): number {
+    const { decode, perRow, perRowVar, utf8 } = instance;
+    for (const c of perRow) c.reserve(k);
+    for (const v of perRowVar) v.reserveData(end - pos);
+    const marks = utf8.map((u) => u.column.n);
+    const next = decode(data, pos, end, k, done, base);
+    for (let i = 0; i < utf8.length; i++) checkUtf8(utf8[i]!.column, marks[i]!, utf8[i]!.path, utf8[i]!.perRow ? done : undefined);
+    return next;
+  }
+
+  /**
+   * Decodes `k` rows on the kernel. When it finds them invalid, the JavaScript decoder decodes
+   * the same rows into builders of its own to throw the error with its field and offset.
+   */
+  private decodeOnKernel(kernel: FlatKernel, data: Uint8Array, pos: number, end: number, k: number, done: number): number {
+    const from = kernel.rows;
+    const next = kernel.decode(data, pos, end, k);
+    if (next < 0) {
+      this.decodeOnJs(this.compiled.acquire(this.maxItems), data, pos, end, k, done, 0);
+      throw new Error(`the WebAssembly decoder rejected records ${done}..${done + k - 1} of a block that the JavaScript decoder accepts`);
+    }
+    for (const s of kernel.strings()) checkUtf8(s, from, s.path, done);
+    return next;
   }
 
   private flushBatch(): RecordBatch {
     const length = this.rows;
-    const children = this.instance.roots.map((c) => c.finish());
+    const children = this.kernel ? this.kernel.finish() : this.instance!.roots.map((c) => c.finish());
     this.rows = 0;
     this.bytes = 0;
     return new RecordBatch(this.schema, makeData({ type: this.structType, length, nullCount: 0, children }));
@@ -131,7 +176,7 @@ export class RecordDecoder {
  * (native `isUtf8`); valid UTF-8 whose every value starts on a character boundary splits
  * into valid values, so the per-value work is one byte test.
  */
-function checkUtf8(col: VarColumn, from: number, path: string, firstRecord: number | undefined): void {
+function checkUtf8(col: { data: Uint8Array; off: Int32Array; n: number; dn: number }, from: number, path: string, firstRecord: number | undefined): void {
   const startByte = col.off[from]!;
   const endByte = col.dn;
   if (endByte === startByte) return;
