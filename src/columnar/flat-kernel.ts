@@ -42,7 +42,7 @@ const NULLABLE = 8;
 const BAD = -1;
 const ROOM = -2;
 /** u32 words per column in the kernel's table. */
-const COL_WORDS = 9;
+const COL_WORDS = 10;
 const PAGE = 65536;
 /** Below this: the kernel's stack and globals (built with --global-base=4096, a 4 KiB stack), then our status words. */
 const ROOM_STATUS = 60 * 1024;
@@ -84,6 +84,8 @@ export interface KernelStrings {
   off: Int32Array;
   n: number;
   dn: number;
+  /** Whether a value decoded since the last call starts with a UTF-8 continuation byte. */
+  midChar: boolean;
 }
 
 /**
@@ -164,13 +166,16 @@ export class FlatKernel {
     }
   }
 
-  /** The string columns' values decoded so far, for UTF-8 validation. */
+  /** The string columns' values decoded so far, for UTF-8 validation (resets their `midChar`). */
   strings(): KernelStrings[] {
     const out: KernelStrings[] = [];
     for (const c of this.columns) {
       if (c.plan.kind !== 'utf8') continue;
       const dn = this.u32[c.word + 6]!;
+      const midChar = this.u32[c.word + 9] !== 0;
+      this.u32[c.word + 9] = 0;
       out.push({
+        midChar,
         path: c.plan.path,
         data: this.u8.subarray(c.data!.at, c.data!.at + dn),
         off: new Int32Array(this.memory.buffer, c.values.at, this.n + 1),

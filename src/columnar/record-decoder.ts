@@ -174,15 +174,22 @@ export class RecordDecoder {
 /**
  * Validates the strings appended since value `from`. The whole range is checked at once
  * (native `isUtf8`); valid UTF-8 whose every value starts on a character boundary splits
- * into valid values, so the per-value work is one byte test.
+ * into valid values, so the per-value work is one byte test — which the kernel has already
+ * done when it gives `midChar`.
  */
-function checkUtf8(col: { data: Uint8Array; off: Int32Array; n: number; dn: number }, from: number, path: string, firstRecord: number | undefined): void {
+function checkUtf8(
+  col: { data: Uint8Array; off: Int32Array; n: number; dn: number; midChar?: boolean },
+  from: number,
+  path: string,
+  firstRecord: number | undefined,
+): void {
   const startByte = col.off[from]!;
   const endByte = col.dn;
   if (endByte === startByte) return;
   const { data, off } = col;
   let ok = isUtf8(data.subarray(startByte, endByte));
-  if (ok) {
+  if (ok && col.midChar !== undefined) ok = !col.midChar;
+  else if (ok) {
     for (let i = from + 1; i < col.n; i++) {
       const o = off[i]!;
       if (o < endByte && (data[o]! & 0xc0) === 0x80) {

@@ -20,7 +20,7 @@ typedef int64_t i64;
 
 enum { K_NULL = 0, K_INT = 1, K_LONG = 2, K_FIXED = 3, K_BOOL = 4, K_VAR = 5, K_ENUM = 6, NULLABLE = 8 };
 
-/* One column, laid out by flat-kernel.ts (nine little-endian u32 words). */
+/* One column, laid out by flat-kernel.ts (ten little-endian u32 words). */
 typedef struct {
   u32 op; /* a kind, | NULLABLE for a [null, T] union */
   i32 null_index; /* -1: not nullable; else the union branch that is null (0 or 1) */
@@ -31,6 +31,7 @@ typedef struct {
   u32 dn;         /* var: bytes used */
   u32 nulls;      /* nulls so far in this batch */
   u32 width;      /* fixed: bytes per value; enum: number of symbols */
+  u32 mid_char;   /* var: set when a non-empty value starts with a UTF-8 continuation byte */
 } Col;
 
 /* Column buffers are addresses in this module's memory. */
@@ -179,6 +180,8 @@ __attribute__((export_name("decode"))) u32 decode(Col *cols, u32 ncols, const u8
           } else {
             __builtin_memcpy(dst, src, n);
           }
+          /* valid UTF-8 over a column's bytes splits into valid values when none starts mid-character */
+          c->mid_char |= (n != 0) & ((*src & 0xc0) == 0x80);
           p += n;
           c->dn = d + n;
           *(i32 *)AT(c->values + (ri + 1) * 4) = (i32)(d + n);
