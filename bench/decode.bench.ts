@@ -6,9 +6,9 @@
  *
  * Contenders (all exact on 64-bit ids: avsc uses a BigInt long type, since its default long
  * throws on ids above 2^53):
- *   heaplake        framing + decompression + columnar decode into RecordBatches; blocks are
- *                   decompressed on a second thread while the main thread decodes (2 cores here)
- *   heaplake-1thread the same on one thread
+ *   heaplake        framing + decompression + columnar decode into RecordBatches (defaults:
+ *                   one thread, the WebAssembly kernel for these flat records)
+ *   heaplake-2threads the same with blocks decompressed on a second thread (parallelDecompression)
  *   heaplake-js     one thread, rows decoded by the generated JavaScript decoder instead of the
  *                   WebAssembly kernel (the engine for schemas that are not flat)
  *   avsc-loop       our framing + decompression, then avsc `type.decode` per record (avsc's fastest path)
@@ -80,8 +80,8 @@ const heaplake = (parallelDecompression: boolean, engine: 'auto' | 'js' = 'auto'
 };
 
 const contenders: Record<string, Contender> = {
-  heaplake: heaplake(true),
-  'heaplake-1thread': heaplake(false),
+  heaplake: heaplake(false),
+  'heaplake-2threads': heaplake(true),
   'heaplake-js': heaplake(false, 'js'),
   'avsc-loop': async (file) => {
     let rows = 0;

@@ -41,7 +41,7 @@ export interface ConvertOptions extends PlanOptions {
   dryRun?: boolean;
   limits?: Partial<ReadLimits>;
   batch?: Partial<BatchBounds>;
-  /** Decompress Avro blocks on a second thread (default: when the machine has more than one core). */
+  /** Decompress Avro blocks on a second thread (default false; see AvroReadOptions.parallelDecompression). */
   parallelDecompression?: boolean;
   /** Most rows per Parquet file (default 1,000,000). */
   maxRowsPerFile?: number;

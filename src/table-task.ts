@@ -29,7 +29,7 @@ import { STAGING_DIR, type LakeColumn, type LakeFile, type LakeState, type Table
 export interface ReadSettings {
   readonly limits?: Partial<ReadLimits>;
   readonly batch?: Partial<BatchBounds>;
-  /** Decompress on a second thread (default: when there is more than one core). */
+  /** Decompress on a second thread (default false). */
   readonly parallelDecompression?: boolean;
   readonly onProgress?: (p: { table: string; file: string; rows: number; bytes: number }) => void;
 }

@@ -25,7 +25,12 @@ export interface AvroReadOptions {
   totalBytes?: number;
   limits?: Partial<ReadLimits>;
   batch?: Partial<BatchBounds>;
-  /** Decompress blocks on a second thread when the machine has more than one core (default true). */
+  /**
+   * Decompress blocks on a second thread when the machine has more than one core (default false:
+   * since the WebAssembly kernel, handing blocks between threads costs more than it saves — the
+   * 200k-row snappy decode benchmark took 0.263 and 0.304 s with the thread against 0.204 and
+   * 0.219 s without, in two runs of `npm run bench:decode` on 2026-11-28).
+   */
   parallelDecompression?: boolean;
   /** `auto` (default): the WebAssembly kernel for flat schemas, else the generated JavaScript; `js`: always the latter. */
   engine?: DecoderEngine;
@@ -117,7 +122,7 @@ export async function openAvro(chunks: ByteChunks, options: AvroReadOptions = {}
   let started = false;
 
   // decompress on a second thread while this one decodes (the worker keeps the block order)
-  const parallel = (options.parallelDecompression ?? true) && header.codec !== 'null' && parallelDecompressionAvailable();
+  const parallel = (options.parallelDecompression ?? false) && header.codec !== 'null' && parallelDecompressionAvailable();
 
   async function* blocks(): AsyncGenerator<DecompressedBlock> {
     if (started) throw new Error('an AvroReader can be iterated only once');

@@ -21,8 +21,6 @@ process.on('message', async (m: ToWorker) => {
       ...(m.settings.batch ? { batch: m.settings.batch } : {}),
       ...(m.settings.spillBytes ? { spillBytes: m.settings.spillBytes } : {}),
       ...(m.settings.spillDir ? { spill: localTarget(m.settings.spillDir) } : {}),
-      // the decompression thread stays on: the other workers often finish first (a small table)
-      // and leave their core to it
       onProgress: (p) => send({ type: 'progress', index: m.index, ...p }),
     });
     send({ type: 'done', index: m.index, receipt });
