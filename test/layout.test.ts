@@ -86,10 +86,15 @@ test('every case of the bad-input catalogue and every promise of ../shared/docs/
   for (const id of section.match(/\b[AMSP]\d+\b/g) ?? []) assert.ok(ids.has(id), `the README names ${id}, which no test carries`);
 });
 
-test('the committed WebAssembly kernel was built from the committed C source (scripts/build-kernel.mjs)', async () => {
-  const { KERNEL_SOURCE_SHA256, KERNEL_WASM_BASE64 } = await import('../src/columnar/kernel/flat-decoder.wasm.js');
-  const source = readFileSync(join(ROOT, 'src/columnar/kernel/flat-decoder.c'));
-  assert.equal(createHash('sha256').update(source).digest('hex'), KERNEL_SOURCE_SHA256, 'flat-decoder.c changed: run node scripts/build-kernel.mjs');
-  const bytes = Buffer.from(KERNEL_WASM_BASE64, 'base64');
-  assert.deepStrictEqual(WebAssembly.Module.exports(new WebAssembly.Module(bytes)), [{ name: 'decode', kind: 'function' }]);
+test('the committed WebAssembly kernels were built from the committed C sources (scripts/build-kernel.mjs)', async () => {
+  for (const [name, exports] of [
+    ['flat-decoder', ['decode']],
+    ['scatter', ['scatter']],
+  ] as const) {
+    const { KERNEL_SOURCE_SHA256, KERNEL_WASM_BASE64 } = (await import(`../src/columnar/kernel/${name}.wasm.js`)) as { KERNEL_SOURCE_SHA256: string; KERNEL_WASM_BASE64: string };
+    const source = readFileSync(join(ROOT, `src/columnar/kernel/${name}.c`));
+    assert.equal(createHash('sha256').update(source).digest('hex'), KERNEL_SOURCE_SHA256, `${name}.c changed: run node scripts/build-kernel.mjs`);
+    const bytes = Buffer.from(KERNEL_WASM_BASE64, 'base64');
+    assert.deepStrictEqual(WebAssembly.Module.exports(new WebAssembly.Module(bytes)).map((e) => e.name), exports);
+  }
 });

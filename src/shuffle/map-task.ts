@@ -16,6 +16,7 @@ import type { TablePlan } from '../manifest/plan.js';
 import { STAGING_DIR } from '../manifest/tables.js';
 import { openAvro } from '../columnar/read-avro.js';
 import { dataBytes, gatherColumn, newGatherStats, type RowRefs } from '../columnar/gather.js';
+import { scatterColumn, scatterSupports } from '../columnar/scatter.js';
 import { arrowType, typeSpec, type TypeSpec } from '../schema/merge.js';
 import { avroReadOptions, columnMismatch, emptyStats, fileColumns, headerColumns, type ReadSettings, type TableStats } from '../table-task.js';
 import { bucketsOfRows } from './bucket.js';
@@ -91,9 +92,9 @@ export async function runMapTask(plan: TablePlan, ctx: MapContext): Promise<MapR
   const flush = async () => {
     if (held.length === 0) return;
     const encoded: { bucket: number; path: string; bytes: Uint8Array[]; rows: number }[] = [];
-    const groups = fileGroups(held);
+    const byBucket = bucketSegments(fileGroups(held), B);
     for (let k = 0; k < B; k++) {
-      const segments = segmentsOf(groups, k);
+      const segments = byBucket[k]!;
       const rows = segments.reduce((n, s) => n + s.batches[0]!.numRows, 0);
       if (rows > 0) encoded.push({ bucket: k, path: spillPath(ctx.runId, table, ctx.fileTag, seq, k), bytes: encodeSpill(segments), rows });
     }
@@ -136,7 +137,7 @@ export async function runMapTask(plan: TablePlan, ctx: MapContext): Promise<MapR
 }
 
 /** A counting sort of row numbers by bucket. */
-function groupByBucket(buckets: Uint32Array, B: number): { order: Int32Array; start: Int32Array } {
+export function groupByBucket(buckets: Uint32Array, B: number): { order: Int32Array; start: Int32Array } {
   const start = new Int32Array(B + 1);
   for (let r = 0; r < buckets.length; r++) start[buckets[r]! + 1]!++;
   for (let k = 0; k < B; k++) start[k + 1]! += start[k]!;
@@ -175,26 +176,42 @@ function fileGroups(held: readonly Held[]): FileGroup[] {
   return groups;
 }
 
-/** Bucket k's rows of the held batches: one segment (one batch) per file group. */
-function segmentsOf(groups: readonly FileGroup[], k: number): SpillSegment[] {
-  const segments: SpillSegment[] = [];
+/**
+ * Every bucket's segments of the held batches: one segment (one batch) per file group with rows
+ * in that bucket. Each column is scattered to all buckets at once by the WebAssembly kernel
+ * (columnar/scatter.ts); a column it does not take (a null column) is gathered bucket by bucket.
+ */
+function bucketSegments(groups: readonly FileGroup[], B: number): SpillSegment[][] {
+  const perBucket: SpillSegment[][] = Array.from({ length: B }, () => []);
   for (const g of groups) {
-    let count = 0;
-    for (const h of g.held) count += h.start[k + 1]! - h.start[k]!;
-    if (count === 0) continue;
-    const refs: RowRefs = { batch: new Int32Array(count), row: new Int32Array(count), length: count };
-    let i = 0;
-    g.held.forEach((h, b) => {
-      for (let j = h.start[k]!; j < h.start[k + 1]!; j++, i++) {
-        refs.batch[i] = b;
-        refs.row[i] = h.order[j]!;
-      }
+    const counts = new Int32Array(B);
+    for (const h of g.held) for (let k = 0; k < B; k++) counts[k]! += h.start[k + 1]! - h.start[k]!;
+    const columns = g.specs.map((spec, c): (Data | undefined)[] => {
+      const sources = g.columns[c]!;
+      if (scatterSupports(spec, sources)) return scatterColumn(spec, sources as Data[], g.held, B);
+      return Array.from({ length: B }, (_, k) => (counts[k]! > 0 ? gatherColumn(spec, sources, bucketRefs(g, k, counts[k]!), newGatherStats()) : undefined));
     });
-    // each column is copied in its own type
-    const stats = newGatherStats();
-    const children: Data[] = g.specs.map((spec, c) => gatherColumn(spec, g.columns[c]!, refs, stats));
     const first = g.held[0]!;
-    segments.push({ dumpId: first.dumpId, file: first.file, batches: [new RecordBatch(g.schema, makeData({ type: new Struct(g.schema.fields), length: count, nullCount: 0, children }))] });
+    const type = new Struct(g.schema.fields);
+    for (let k = 0; k < B; k++) {
+      const length = counts[k]!;
+      if (length === 0) continue;
+      const children = columns.map((col) => col[k]!);
+      perBucket[k]!.push({ dumpId: first.dumpId, file: first.file, batches: [new RecordBatch(g.schema, makeData({ type, length, nullCount: 0, children }))] });
+    }
   }
-  return segments;
+  return perBucket;
+}
+
+/** Bucket k's rows of a file group's batches, batch after batch. */
+function bucketRefs(g: FileGroup, k: number, count: number): RowRefs {
+  const refs: RowRefs = { batch: new Int32Array(count), row: new Int32Array(count), length: count };
+  let i = 0;
+  g.held.forEach((h, b) => {
+    for (let j = h.start[k]!; j < h.start[k + 1]!; j++, i++) {
+      refs.batch[i] = b;
+      refs.row[i] = h.order[j]!;
+    }
+  });
+  return refs;
 }

@@ -1,0 +1,167 @@
+/**
+ * The map task's shuffle of one column on a WebAssembly kernel (kernel/scatter.c): every row of
+ * a group of batches goes to its key's bucket, each bucket's rows batch after batch in the
+ * order the task grouped them. The result is, per bucket, exactly the column gather.ts would
+ * build for that bucket's rows (test/scatter.test.ts compares them), without gather's
+ * per-row JavaScript: map rows land in ~50 buckets at random, so gather's runs are one row
+ * long and its per-run work is the whole cost.
+ *
+ * Only copies in a column's own type: fixed-width values, booleans, strings and binary.
+ * `scatterSupports` says when a column qualifies; the caller gathers the others.
+ */
+import { type Data, makeData, Type } from 'apache-arrow';
+import { arrowType, typeSpec, type TypeSpec } from '../schema/merge.js';
+import { widthOf } from './gather.js';
+import { KERNEL_WASM_BASE64 } from './kernel/scatter.wasm.js';
+
+/** A batch's rows grouped by bucket: bucket k's are order[start[k] .. start[k+1]). */
+export interface BucketRows {
+  readonly order: Int32Array;
+  readonly start: Int32Array;
+}
+
+const S_FIXED = 0;
+const S_BOOL = 1;
+const S_VAR = 2;
+const PAGE = 65536;
+/** Below this: the kernel's stack and globals (built with --global-base=4096 and a 4 KiB stack). */
+const HEAP_START = 64 * 1024;
+/** Bytes readable and writable past a string region: the kernel moves short values 16 bytes at a time. */
+const SLACK = 16;
+
+type ScatterFn = (kind: number, width: number, sources: number, nsrc: number, buckets: number, out: number) => void;
+
+let kernel: { memory: WebAssembly.Memory; scatter: ScatterFn } | undefined;
+
+function instance(): { memory: WebAssembly.Memory; scatter: ScatterFn } {
+  if (!kernel) {
+    const memory = new WebAssembly.Memory({ initial: 16 });
+    const module = new WebAssembly.Module(Buffer.from(KERNEL_WASM_BASE64, 'base64'));
+    const { exports } = new WebAssembly.Instance(module, { env: { memory } });
+    kernel = { memory, scatter: exports['scatter'] as ScatterFn };
+  }
+  return kernel;
+}
+
+/** Whether the kernel can scatter this column: every batch has it, in the target's own type. */
+export function scatterSupports(spec: TypeSpec, sources: readonly (Data | undefined)[]): boolean {
+  if (spec === 'null') return false;
+  const kind = kindOf(spec);
+  if (kind === undefined) return false;
+  return sources.every((d) => d !== undefined && typeSpec(d.type, 'column') === spec && (kind !== S_VAR || d.typeId === Type.Utf8 || d.typeId === Type.Binary));
+}
+
+function kindOf(spec: TypeSpec): number | undefined {
+  if (spec === 'utf8' || spec === 'binary') return S_VAR;
+  if (spec === 'bool') return S_BOOL;
+  return widthOf(spec) > 0 ? S_FIXED : undefined;
+}
+
+/**
+ * Column `spec` of every bucket (undefined where a bucket has no rows), from `sources[b]`
+ * whose rows are grouped by `rows[b]`. Check `scatterSupports` first.
+ */
+export function scatterColumn(spec: TypeSpec, sources: readonly Data[], rows: readonly BucketRows[], buckets: number): (Data | undefined)[] {
+  const kind = kindOf(spec)!;
+  const width = kind === S_FIXED ? widthOf(spec) : 0;
+  const type = arrowType(spec);
+  // rows per bucket, and where each bucket's rows and validity bytes start
+  const first = new Uint32Array(buckets + 1);
+  const vfirst = new Uint32Array(buckets + 1);
+  for (let k = 0; k < buckets; k++) {
+    let n = 0;
+    for (const r of rows) n += r.start[k + 1]! - r.start[k]!;
+    first[k + 1] = first[k]! + n;
+    vfirst[k + 1] = vfirst[k]! + ((n + 7) >> 3);
+  }
+  const total = first[buckets]!;
+  const validBytes = vfirst[buckets]!;
+
+  const k = instance();
+  const layout = new Layout(k.memory);
+  const table = layout.take(sources.length * 32);
+  const entries: number[][] = [];
+  let sourceBytes = 0;
+  for (let b = 0; b < sources.length; b++) {
+    const d = sources[b]!;
+    const values = layout.put(bytesOf(d.values as ArrayBufferView), SLACK);
+    const offsets = kind === S_VAR ? layout.put(bytesOf(d.valueOffsets as Int32Array)) : 0;
+    const hasNulls = d.nullCount > 0 && d.nullBitmap && d.nullBitmap.length > 0;
+    const valid = hasNulls ? layout.put(d.nullBitmap!) : 0;
+    const order = layout.put(bytesOf(rows[b]!.order));
+    const start = layout.put(bytesOf(rows[b]!.start));
+    entries.push([values, offsets, valid, d.offset, order, start, 0, 0]);
+    if (kind === S_VAR) sourceBytes += (d.values as Uint8Array).byteLength;
+  }
+  const out = {
+    values: layout.take(kind === S_FIXED ? total * width : kind === S_VAR ? sourceBytes + SLACK : 0),
+    offsets: layout.take(kind === S_VAR ? (total + buckets) * 4 : 0),
+    valid: layout.take(validBytes),
+    bits: layout.take(kind === S_BOOL ? validBytes : 0),
+    first: layout.put(bytesOf(first)),
+    vfirst: layout.put(bytesOf(vfirst)),
+    nulls: layout.take(buckets * 4),
+    dfirst: layout.take((buckets + 1) * 4),
+  };
+  const header = layout.take(32);
+  // every address is known: write the tables (the memory no longer grows)
+  const u8 = new Uint8Array(k.memory.buffer);
+  const u32 = new Uint32Array(k.memory.buffer);
+  entries.forEach((e, b) => u32.set(e, table / 4 + b * 8));
+  u32.set([out.values, out.offsets, out.valid, out.bits, out.first, out.vfirst, out.nulls, out.dfirst], header / 4);
+  u8.fill(0, out.valid, out.valid + validBytes);
+  if (kind === S_BOOL) u8.fill(0, out.bits, out.bits + validBytes);
+
+  k.scatter(kind, width, table, sources.length, buckets, header);
+
+  const result: (Data | undefined)[] = [];
+  for (let b = 0; b < buckets; b++) {
+    const length = first[b + 1]! - first[b]!;
+    if (length === 0) {
+      result.push(undefined);
+      continue;
+    }
+    const nullCount = u32[out.nulls / 4 + b]!;
+    const vAt = out.valid + vfirst[b]!;
+    const nullBitmap = nullCount > 0 ? u8.slice(vAt, vAt + ((length + 7) >> 3)) : undefined;
+    if (kind === S_VAR) {
+      const oAt = out.offsets + (first[b]! + b) * 4;
+      const valueOffsets = new Int32Array(k.memory.buffer, oAt, length + 1).slice();
+      const data = u8.slice(out.values + u32[out.dfirst / 4 + b]!, out.values + u32[out.dfirst / 4 + b + 1]!);
+      result.push(makeData({ type, length, nullCount, nullBitmap, valueOffsets, data } as never));
+    } else if (kind === S_BOOL) {
+      const bAt = out.bits + vfirst[b]!;
+      result.push(makeData({ type, length, nullCount, nullBitmap, data: u8.slice(bAt, bAt + ((length + 7) >> 3)) } as never));
+    } else {
+      const bytes = u8.slice(out.values + first[b]! * width, out.values + first[b + 1]! * width);
+      const ArrayType = (type as unknown as { ArrayType: new (b: ArrayBuffer) => ArrayLike<unknown> }).ArrayType;
+      result.push(makeData({ type, length, nullCount, nullBitmap, data: ArrayType === Uint8Array ? bytes : new ArrayType(bytes.buffer) } as never));
+    }
+  }
+  return result;
+}
+
+function bytesOf(v: ArrayBufferView): Uint8Array {
+  return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+}
+
+/** Regions of the kernel's memory for one call, from HEAP_START up (the memory grows as needed). */
+class Layout {
+  private top = HEAP_START;
+  constructor(private readonly memory: WebAssembly.Memory) {}
+
+  /** A region of `bytes` (8-byte aligned). */
+  take(bytes: number): number {
+    const at = (this.top + 7) & ~7;
+    this.top = at + bytes;
+    if (this.top > this.memory.buffer.byteLength) this.memory.grow(Math.ceil((this.top - this.memory.buffer.byteLength) / PAGE));
+    return at;
+  }
+
+  /** A region holding a copy of `bytes`, with `slack` bytes after it. */
+  put(bytes: Uint8Array, slack = 0): number {
+    const at = this.take(bytes.length + slack);
+    new Uint8Array(this.memory.buffer, at, bytes.length).set(bytes);
+    return at;
+  }
+}
