@@ -1,5 +1,6 @@
 /**
- * Decodes blocks of records into bounded Arrow RecordBatches.
+ * Decodes blocks of records into bounded Arrow RecordBatches, on the WebAssembly kernel when
+ * the schema is flat (flat-kernel.ts) and with the generated JavaScript otherwise (compile.ts).
  *
  * Batches are cut at `maxRows` rows or `maxBytes` bytes of decoded block data, whichever
  * comes first: a batch may span blocks and a block may yield several batches. Every block
@@ -38,9 +39,29 @@ export function compileWriterSchema(schemaJson: string, limits: Partial<ReadLimi
 /** Which decoder runs: the WebAssembly kernel when the schema is flat (`auto`), or always the generated JavaScript. */
 export type DecoderEngine = 'auto' | 'js';
 
-/** Released kernels per compiled schema: their memory is already grown and touched. */
-const POOLED_KERNEL_BYTES = 64 * 1024 * 1024;
+/**
+ * Released kernels per compiled schema: their memory is already grown and touched. A kernel's
+ * memory never shrinks, so the pool is bounded in bytes over all schemas (an export may have
+ * hundreds of event tables, each its own schema).
+ */
+const POOLED_KERNEL_BYTES = 128 * 1024 * 1024;
 const kernels = new WeakMap<CompiledSchema, FlatKernel[]>();
+let pooledBytes = 0;
+
+function takeKernel(compiled: CompiledSchema): FlatKernel {
+  const kernel = kernels.get(compiled)?.pop();
+  if (!kernel) return new FlatKernel(compiled.plan);
+  pooledBytes -= kernel.memoryBytes;
+  return kernel;
+}
+
+function returnKernel(compiled: CompiledSchema, kernel: FlatKernel): void {
+  const pool = kernels.get(compiled) ?? [];
+  if (pool.length >= 4 || pooledBytes + kernel.memoryBytes > POOLED_KERNEL_BYTES) return;
+  pool.push(kernel);
+  pooledBytes += kernel.memoryBytes;
+  kernels.set(compiled, pool);
+}
 
 export class RecordDecoder {
   readonly schema: Schema;
@@ -65,7 +86,7 @@ export class RecordDecoder {
     this.compiled = compiled;
     this.maxItems = options.limits?.maxCollectionItems ?? DEFAULT_LIMITS.maxCollectionItems;
     if ((options.engine ?? 'auto') === 'auto' && kernelSupports(compiled.plan)) {
-      this.kernel = kernels.get(compiled)?.pop() ?? new FlatKernel(compiled.plan);
+      this.kernel = takeKernel(compiled);
       this.engine = 'wasm';
     } else {
       this.instance = compiled.acquire(this.maxItems);
@@ -128,12 +149,7 @@ export class RecordDecoder {
     if (this.released || this.rows > 0) return;
     this.released = true;
     if (this.instance) this.compiled.release(this.instance);
-    if (this.kernel) {
-      const pool = kernels.get(this.compiled) ?? [];
-      // a kernel grown by huge values keeps its memory: let it go instead
-      if (pool.length < 4 && this.kernel.memoryBytes <= POOLED_KERNEL_BYTES) pool.push(this.kernel);
-      kernels.set(this.compiled, pool);
-    }
+    if (this.kernel) returnKernel(this.compiled, this.kernel);
   }
 
   /** Decodes `k` rows with the generated JavaScript into `instance`, whose builders hold `base` rows. */
