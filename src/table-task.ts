@@ -479,17 +479,27 @@ export async function headerColumns(table: string, f: { key: string; size: numbe
 }
 
 /** A reduce task: the rows the map tasks sent to this bucket, in the same precedence order. */
+/** Spill files read at once by a reduce task (libuv's thread pool has four threads). */
+const SPILL_READS = 4;
+
 async function readSpills(plan: TablePlan, bucket: NonNullable<TaskContext['bucket']>): Promise<TaskInputs> {
   const inputs: TaskInputs = { sources: [], applied: [], superseded: [] };
   const ordinal = new Map(plan.dumps.map((d, i) => [String(d.dumpId), i]));
   const { spills, store } = bucket;
-  // the next spill is read while this one is decoded
-  let next = spills.length > 0 ? store.readBytes(spills[0]!) : undefined;
+  // a few spills are read at once (the reads, not their decoding, are the cost: a spill's
+  // buffers are used where they are read); all of them are held by the task in the end anyway
+  const reads: Promise<Uint8Array>[] = [];
+  const readAhead = (i: number) => {
+    if (i >= spills.length) return;
+    const read = store.readBytes(spills[i]!);
+    read.catch(() => undefined); // awaited in its turn
+    reads[i] = read;
+  };
+  for (let i = 0; i < SPILL_READS; i++) readAhead(i);
   for (let i = 0; i < spills.length; i++) {
     const path = spills[i]!;
-    const bytes = await next!;
-    next = i + 1 < spills.length ? store.readBytes(spills[i + 1]!) : undefined;
-    next?.catch(() => undefined); // awaited in the next round
+    const bytes = await reads[i]!;
+    readAhead(i + SPILL_READS);
     for (const segment of decodeSpill(bytes, path)) {
       const dump = ordinal.get(segment.dumpId);
       if (dump === undefined) throw new HeaplakeError('PLAN', `spill file ${path} holds rows of dump ${segment.dumpId}, which the plan does not apply to ${plan.table}`, { file: path });

@@ -103,8 +103,16 @@ export async function runMapTask(plan: TablePlan, ctx: MapContext): Promise<MapR
     heldBytes = 0;
     await writing;
     for (const w of encoded) spills.push({ bucket: w.bucket, path: w.path, bytes: w.bytes.reduce((n, b) => n + b.byteLength, 0), rows: w.rows });
+    // four writes at a time (libuv's thread pool has four threads)
     writing = (async () => {
-      for (const w of encoded) await ctx.spill.writeAtomic(w.path, w.bytes);
+      let next = 0;
+      const writer = async () => {
+        while (next < encoded.length) {
+          const w = encoded[next++]!;
+          await ctx.spill.writeAtomic(w.path, w.bytes);
+        }
+      };
+      await Promise.all([writer(), writer(), writer(), writer()]);
     })();
     writing.catch(() => undefined); // awaited (and its failure thrown) by the next flush or the end
   };
