@@ -100,6 +100,8 @@ export class FlatKernel {
   private top: number;
   private rowCap = 0;
   private input: Region = { at: 0, cap: 0 };
+  /** Bytes of the block `load` copied in. */
+  private loaded = 0;
   /** Rows held (the slots base .. base + rows - 1 are the next ones). */
   private n = 0;
 
@@ -136,25 +138,28 @@ export class FlatKernel {
     return this.memory.buffer.byteLength;
   }
 
+  /** Copies a block into the kernel's memory: the next `decode` calls read it (once per block, not per slice). */
+  load(block: Uint8Array): void {
+    if (this.input.cap < block.length + SLACK) this.input = this.alloc(grown(this.input.cap, block.length + SLACK));
+    this.u8.set(block, this.input.at);
+    this.loaded = block.length;
+  }
+
   /**
-   * Decodes `rows` records of `block` from `pos`; returns the position after them, or -1 when
-   * the input is invalid (the rows decoded by this call are then in an undefined state: the
-   * caller throws). `block` is copied into the kernel's memory once per call.
+   * Decodes `rows` records of the loaded block from `pos`; returns the position after them, or
+   * -1 when the input is invalid (the rows decoded by this call are then in an undefined state:
+   * the caller throws).
    */
-  decode(block: Uint8Array, pos: number, end: number, rows: number): number {
+  decode(pos: number, rows: number): number {
     this.reserveRows(this.n + rows);
-    if (this.input.cap < end - pos + SLACK) this.input = this.alloc(grown(this.input.cap, end - pos + SLACK));
-    const at = this.input.at;
-    this.u8.set(block.subarray(pos, end), at);
-    let p = 0;
-    const len = end - pos;
+    let p = pos;
     let left = rows;
     for (;;) {
-      const r = this.decodeFn(HEAP_START, this.columns.length, at, p, len, left, this.n, ROOM_STATUS);
+      const r = this.decodeFn(HEAP_START, this.columns.length, this.input.at, p, this.loaded, left, this.n, ROOM_STATUS);
       if (r === BAD) return -1;
       if (r !== ROOM) {
         this.n += left;
-        return pos + r;
+        return r;
       }
       const status = this.u32;
       const done = status[ROOM_STATUS / 4]!;

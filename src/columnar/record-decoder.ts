@@ -116,6 +116,7 @@ export class RecordDecoder {
       );
     }
     const out: RecordBatch[] = [];
+    this.kernel?.load(data);
     let pos = 0;
     let done = 0;
     while (done < count) {
@@ -169,7 +170,7 @@ export class RecordDecoder {
    */
   private decodeOnKernel(kernel: FlatKernel, data: Uint8Array, pos: number, end: number, k: number, done: number): number {
     const from = kernel.rows;
-    const next = kernel.decode(data, pos, end, k);
+    const next = kernel.decode(pos, k);
     if (next < 0) {
       this.decodeOnJs(this.compiled.acquire(this.maxItems), data, pos, end, k, done, 0);
       throw new Error(`the WebAssembly decoder rejected records ${done}..${done + k - 1} of a block that the JavaScript decoder accepts`);
