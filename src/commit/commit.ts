@@ -60,10 +60,14 @@ export async function commitRun(
   // the commit point: only if nobody committed since this run read the state
   if (!(await target.writeIfUnchanged(STATE_PATH, encodeState(next), version))) {
     // withdraw what this commit moved, except what the winning state lists: a racing commit of
-    // the same plan moved the same files (file names are unique per task, so nothing else can)
+    // the same plan moved the same files (file names are unique per task, so nothing else can).
+    // Without the winning state nothing is withdrawn: a file it lists must never go, and an
+    // orphan left here is removed by the next commit (removeOrphans)
     const winner = await readState(target).catch(() => undefined);
-    const live = new Set(Object.values(winner?.tables ?? {}).flatMap((t) => t.files.map((f) => f.path)));
-    for (const path of moved) if (!live.has(path)) await target.remove(path).catch(() => undefined);
+    if (winner) {
+      const live = new Set(Object.values(winner.tables).flatMap((t) => t.files.map((f) => f.path)));
+      for (const path of moved) if (!live.has(path)) await target.remove(path).catch(() => undefined);
+    }
     if (winner?.runId === runId) throw sameRun(target, runId);
     await target.removeTree(`${STAGING_DIR}/${runId}`).catch(() => undefined);
     throw concurrent(target);
