@@ -1,3 +1,8 @@
+/** The bytes under a typed array (a view, no copy). */
+export function bytesOf(v: ArrayBufferView): Uint8Array {
+  return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+}
+
 /** Joins byte chunks into one array (a single chunk is returned as it is). */
 export function concatBytes(parts: readonly Uint8Array[], total = parts.reduce((n, p) => n + p.length, 0)): Uint8Array {
   if (parts.length === 1) return parts[0]!;

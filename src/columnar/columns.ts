@@ -29,7 +29,8 @@ export interface Column {
 
 const INITIAL = 1024;
 
-function grown(current: number, needed: number): number {
+/** A capacity of at least `needed`: `current` (at least 1024) doubled as often as it takes. */
+export function grown(current: number, needed: number): number {
   let cap = Math.max(current, INITIAL);
   while (cap < needed) cap *= 2;
   return cap;

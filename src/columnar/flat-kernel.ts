@@ -5,10 +5,11 @@
  * rows × fields straight into Arrow buffers laid out in its own memory; `finish()` copies
  * them out as Arrow `Data`, as the JavaScript builders' `finish()` does.
  *
- * Why: the generated JavaScript decoder (compile.ts) spends most of its time on typed-array
- * bookkeeping (a bounds check and a pointer load per access, ~140 live arrays for a 35-column
- * schema) and on copying short strings four bytes at a time; the kernel copies eight bytes at
- * a time into one flat memory. `npm run bench:decode` measures both.
+ * Why: in a profile of the generated JavaScript decoder (compile.ts) on the decode bench's
+ * 200k-row file, its row loop was 60% of the time and the hottest lines were the short-string
+ * copies; the kernel copies eight bytes at a time into one flat memory. Same file, in-process
+ * A/B (2026-11-28): ~185–260 ms a pass before, ~105–155 ms with the kernel; `npm run
+ * bench:decode` compares both engines (`heaplake`, `heaplake-js`) in one run.
  *
  * The kernel only detects bad input. On any invalid value the caller decodes the same rows
  * with the JavaScript decoder, which throws the error with its field, record and offset, so
@@ -16,8 +17,9 @@
  */
 import { type Data, type DataType, makeData } from 'apache-arrow';
 import type { ColumnPlan, RootPlan } from './arrow-mapping.js';
-import { fixedWidthData } from './columns.js';
+import { fixedWidthData, grown } from './columns.js';
 import { KERNEL_WASM_BASE64 } from './kernel/flat-decoder.wasm.js';
+import { HEAP_START, growTo, instantiateKernel } from './kernel/instantiate.js';
 
 /** Column kinds as the kernel numbers them (flat-decoder.c). */
 const KIND: Partial<Record<ColumnPlan['kind'], number>> = {
@@ -43,17 +45,13 @@ const BAD = -1;
 const ROOM = -2;
 /** u32 words per column in the kernel's table. */
 const COL_WORDS = 10;
-const PAGE = 65536;
-/** Below this: the kernel's stack and globals (built with --global-base=4096, a 4 KiB stack), then our status words. */
+/** Where the kernel reports a row that did not fit (three words, below HEAP_START). */
 const ROOM_STATUS = 60 * 1024;
-const HEAP_START = 64 * 1024;
 /** Readable bytes after a block: a varint or fixed value that runs past the end reads these, then fails the end check. */
 const SLACK = 64;
 const MIN_DATA = 64 * 1024;
 
 type DecodeFn = (cols: number, ncols: number, buf: number, pos: number, end: number, rows: number, base: number, room: number) => number;
-
-let compiledModule: WebAssembly.Module | undefined;
 
 /** True when every column of the plan is one the kernel decodes. */
 export function kernelSupports(plan: RootPlan): boolean {
@@ -106,10 +104,9 @@ export class FlatKernel {
   private n = 0;
 
   constructor(readonly plan: RootPlan) {
-    compiledModule ??= new WebAssembly.Module(Buffer.from(KERNEL_WASM_BASE64, 'base64'));
-    this.memory = new WebAssembly.Memory({ initial: 16 });
-    const instance = new WebAssembly.Instance(compiledModule, { env: { memory: this.memory } });
-    this.decodeFn = instance.exports.decode as DecodeFn;
+    const { memory, exports } = instantiateKernel(KERNEL_WASM_BASE64);
+    this.memory = memory;
+    this.decodeFn = exports['decode'] as DecodeFn;
     this.u8 = new Uint8Array(this.memory.buffer);
     this.u32 = new Uint32Array(this.memory.buffer);
     this.top = HEAP_START + plan.columns.length * COL_WORDS * 4;
@@ -274,8 +271,7 @@ export class FlatKernel {
   private alloc(cap: number): Region {
     const at = (this.top + 15) & ~15;
     const top = at + cap;
-    if (top > this.memory.buffer.byteLength) {
-      this.memory.grow(Math.ceil((top - this.memory.buffer.byteLength) / PAGE));
+    if (growTo(this.memory, top)) {
       this.u8 = new Uint8Array(this.memory.buffer);
       this.u32 = new Uint32Array(this.memory.buffer);
     }
@@ -284,8 +280,3 @@ export class FlatKernel {
   }
 }
 
-function grown(current: number, needed: number): number {
-  let cap = Math.max(current, 1024);
-  while (cap < needed) cap *= 2;
-  return cap;
-}

@@ -9,6 +9,7 @@ import { type Data, makeData, Type } from 'apache-arrow';
 import { parseTimeMicros } from './timestamps.js';
 import { displayText } from './json-rows.js';
 import { arrowType, typeSpec, type TypeSpec } from '../schema/merge.js';
+import { bytesOf } from '../bytes.js';
 
 /** Rows to gather, in output order: parallel arrays of source batch and row. */
 export interface RowRefs {
@@ -43,11 +44,6 @@ export function isValid(d: Data, i: number): boolean {
   if (d.nullCount === 0 || !d.nullBitmap || d.nullBitmap.length === 0) return true;
   const at = d.offset + i;
   return ((d.nullBitmap[at >> 3]! >> (at & 7)) & 1) === 1;
-}
-
-function bytesOf(d: Data): Uint8Array {
-  const v = d.values as ArrayBufferView;
-  return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
 }
 
 const WIDTH: Record<string, number> = { int32: 4, int64: 8, float32: 4, float64: 8, date32: 4, 'time32[ms]': 4, 'time64[us]': 8 };
@@ -180,7 +176,7 @@ export function gatherColumn(target: TypeSpec, sources: readonly (Data | undefin
     if (isTimestamp && s === 'utf8') return Mode.ParseTime;
     throw new Error(`no conversion from ${s} to ${target}`);
   });
-  const srcBytes = sources.map((d, b) => (bitsOf[b] !== undefined ? bytesOf(d!) : undefined));
+  const srcBytes = sources.map((d, b) => (bitsOf[b] !== undefined ? bytesOf(d!.values as ArrayBufferView) : undefined));
   // 4- and 8-byte values of short runs move as int32 words (Arrow's buffers are aligned)
   const src32 = srcBytes.map((u) => (u && (width === 4 || width === 8) && u.byteOffset % 4 === 0 ? new Int32Array(u.buffer, u.byteOffset, u.byteLength >> 2) : undefined));
   const words = width >> 2;

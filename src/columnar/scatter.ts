@@ -11,8 +11,11 @@
  */
 import { type Data, makeData, Type } from 'apache-arrow';
 import { arrowType, typeSpec, type TypeSpec } from '../schema/merge.js';
+import { bytesOf } from '../bytes.js';
+import { fixedWidthData } from './columns.js';
 import { widthOf } from './gather.js';
 import { KERNEL_WASM_BASE64 } from './kernel/scatter.wasm.js';
+import { HEAP_START, growTo, instantiateKernel } from './kernel/instantiate.js';
 
 /** A batch's rows grouped by bucket: bucket k's are order[start[k] .. start[k+1]). */
 export interface BucketRows {
@@ -23,9 +26,6 @@ export interface BucketRows {
 const S_FIXED = 0;
 const S_BOOL = 1;
 const S_VAR = 2;
-const PAGE = 65536;
-/** Below this: the kernel's stack and globals (built with --global-base=4096 and a 4 KiB stack). */
-const HEAP_START = 64 * 1024;
 /** Bytes readable and writable past a string region: the kernel moves short values 16 bytes at a time. */
 const SLACK = 16;
 
@@ -35,9 +35,7 @@ let kernel: { memory: WebAssembly.Memory; scatter: ScatterFn } | undefined;
 
 function instance(): { memory: WebAssembly.Memory; scatter: ScatterFn } {
   if (!kernel) {
-    const memory = new WebAssembly.Memory({ initial: 16 });
-    const module = new WebAssembly.Module(Buffer.from(KERNEL_WASM_BASE64, 'base64'));
-    const { exports } = new WebAssembly.Instance(module, { env: { memory } });
+    const { memory, exports } = instantiateKernel(KERNEL_WASM_BASE64);
     kernel = { memory, scatter: exports['scatter'] as ScatterFn };
   }
   return kernel;
@@ -133,16 +131,10 @@ export function scatterColumn(spec: TypeSpec, sources: readonly Data[], rows: re
       const bAt = out.bits + vfirst[b]!;
       result.push(makeData({ type, length, nullCount, nullBitmap, data: u8.slice(bAt, bAt + ((length + 7) >> 3)) } as never));
     } else {
-      const bytes = u8.slice(out.values + first[b]! * width, out.values + first[b + 1]! * width);
-      const ArrayType = (type as unknown as { ArrayType: new (b: ArrayBuffer) => ArrayLike<unknown> }).ArrayType;
-      result.push(makeData({ type, length, nullCount, nullBitmap, data: ArrayType === Uint8Array ? bytes : new ArrayType(bytes.buffer) } as never));
+      result.push(fixedWidthData(type, length, nullCount, nullBitmap, u8.slice(out.values + first[b]! * width, out.values + first[b + 1]! * width)));
     }
   }
   return result;
-}
-
-function bytesOf(v: ArrayBufferView): Uint8Array {
-  return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
 }
 
 /** Regions of the kernel's memory for one call, from HEAP_START up (the memory grows as needed). */
@@ -154,7 +146,7 @@ class Layout {
   take(bytes: number): number {
     const at = (this.top + 7) & ~7;
     this.top = at + bytes;
-    if (this.top > this.memory.buffer.byteLength) this.memory.grow(Math.ceil((this.top - this.memory.buffer.byteLength) / PAGE));
+    growTo(this.memory, this.top);
     return at;
   }
 

@@ -194,10 +194,12 @@ function bucketSegments(groups: readonly FileGroup[], B: number): SpillSegment[]
   for (const g of groups) {
     const counts = new Int32Array(B);
     for (const h of g.held) for (let k = 0; k < B; k++) counts[k]! += h.start[k + 1]! - h.start[k]!;
+    // the rows of bucket k, for columns gathered: made once per bucket, on first use
+    const refs: RowRefs[] = [];
     const columns = g.specs.map((spec, c): (Data | undefined)[] => {
       const sources = g.columns[c]!;
       if (scatterSupports(spec, sources)) return scatterColumn(spec, sources as Data[], g.held, B);
-      return Array.from({ length: B }, (_, k) => (counts[k]! > 0 ? gatherColumn(spec, sources, bucketRefs(g, k, counts[k]!), newGatherStats()) : undefined));
+      return Array.from({ length: B }, (_, k) => (counts[k]! > 0 ? gatherColumn(spec, sources, (refs[k] ??= bucketRefs(g, k, counts[k]!)), newGatherStats()) : undefined));
     });
     const first = g.held[0]!;
     const type = new Struct(g.schema.fields);
