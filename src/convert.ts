@@ -27,7 +27,7 @@ import type { TableStats } from './table-task.js';
 import { makePlanFile, stagingOf, type PlanFile, type PlanTask, type PlanOptions as ProtocolOptions, type PlanS3 } from './protocol/plan-file.js';
 import { runTask, type Receipt } from './protocol/run-task.js';
 import { commitPlan, type CommitOutcome } from './protocol/commit-plan.js';
-import { runTasksInWorkers } from './protocol/worker-pool.js';
+import { startWorkerPool, type WorkerPool } from './protocol/worker-pool.js';
 
 export interface ConvertOptions extends PlanOptions {
   /** A folder with the export's layout, or a Source. */
@@ -171,11 +171,18 @@ export async function convert(options: ConvertOptions): Promise<RunReport> {
   async function runTasks(): Promise<Receipt[]> {
     // stage 2 in this process takes stage 1's receipts from here, not read back once per bucket
     const done = new Map<number, Receipt>();
-    for (const stage of plan.stages) for (const r of await runStage(stage.map((i) => plan.tasks[i]!), done)) done.set(r.index, r);
+    let pool: WorkerPool | undefined;
+    try {
+      for (const stage of plan.stages) {
+        for (const r of await runStage(stage.map((i) => plan.tasks[i]!), done, () => (pool ??= startWorkerPool(onProgress)))) done.set(r.index, r);
+      }
+    } finally {
+      pool?.close();
+    }
     return [...done.values()].sort((a, b) => a.index - b.index);
   }
 
-  async function runStage(tasks: readonly PlanTask[], earlier: ReadonlyMap<number, Receipt>): Promise<Receipt[]> {
+  async function runStage(tasks: readonly PlanTask[], earlier: ReadonlyMap<number, Receipt>, pool: () => WorkerPool): Promise<Receipt[]> {
     let done = 0;
     const taskDone = (task: PlanTask) => options.onTaskDone?.({ task: task.id, table: task.table, stage: task.stage, done: ++done, total: tasks.length });
     // a worker process costs a start-up and its own memory: worth it only for tasks big enough
@@ -193,7 +200,7 @@ export async function convert(options: ConvertOptions): Promise<RunReport> {
         ...(options.spillBytes ? { spillBytes: options.spillBytes } : {}),
         ...(spillDir ? { spillDir } : {}),
       };
-      return runTasksInWorkers(plan, tasks.map((t) => t.index), workers, settings, onProgress, (i) => taskDone(plan.tasks[i]!));
+      return pool().run(plan, tasks.map((t) => t.index), workers, settings, (i) => taskDone(plan.tasks[i]!));
     }
     const receipts: Receipt[] = [];
     for (const task of tasks) {

@@ -15,6 +15,9 @@ import { parquetReadObjects, asyncBufferFromFile } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { makeData, Int64, Int32, Utf8, type Data } from 'apache-arrow';
 import { convert, planFile } from '../src/convert.js';
+import { startWorkerPool } from '../src/protocol/worker-pool.js';
+import { commitPlan } from '../src/protocol/commit-plan.js';
+import { localTarget } from '../src/sink/local-target.js';
 import { bucketOfHalves, bucketsOfRows } from '../src/shuffle/bucket.js';
 import { decodeSpill } from '../src/shuffle/spill.js';
 import { FIXTURES, ROOT } from './helpers/paths.js';
@@ -101,6 +104,25 @@ test('split: two worker processes give the same lake as one process, byte for by
   const report = await convert({ source: EXPORT, target: two, ...SPLIT, workers: 2, workerMinBytes: 0 });
   assert.equal(report.workers, 2);
   assert.deepStrictEqual(publishedFiles(two), publishedFiles(one));
+});
+
+test('split: one pool of worker processes serves both stages (no process is started twice), and its receipts commit to the same lake', async () => {
+  const reference = tmp('pool-ref');
+  const lake = tmp('pool');
+  await convert({ source: EXPORT, target: reference, ...SPLIT });
+  const plan = await planFile({ source: EXPORT, target: lake, ...SPLIT });
+  assert.equal(plan.stages.length, 2);
+  assert.ok(plan.stages.every((s) => s.length >= 2), 'each stage has work for two workers');
+  const pool = startWorkerPool();
+  const receipts = [];
+  try {
+    for (const stage of plan.stages) receipts.push(...(await pool.run(plan, stage, 2, { spillBytes: SPLIT.spillBytes })));
+  } finally {
+    pool.close();
+  }
+  assert.equal(pool.started, 2);
+  await commitPlan(plan, localTarget(lake), { receipts });
+  assert.deepStrictEqual(publishedFiles(lake), publishedFiles(reference));
 });
 
 test('split: through the CLI, stage 1 then stage 2 (indices per stage) then commit gives convert\'s lake; stage 2 before stage 1 is refused', async () => {
