@@ -83,88 +83,122 @@ export function gatherColumn(target: TypeSpec, sources: readonly (Data | undefin
   const type = arrowType(target);
   const n = refs.length;
   if (target === 'null') return makeData({ type, length: n } as never);
-  const { start: runStart, batch: runBatch, row: runRow, count: runCount } = runsOf(refs);
-  const specs = sources.map((d, b) => (d ? typeSpec(d.type, `batch ${b}`) : undefined));
-  const valid = new Uint8Array((n + 7) >> 3);
-  // per source: its validity (undefined: no values; null: every value is there) and the bit
-  // where its rows start (a sliced Arrow JS Data keeps its offset for bitmaps only: its value
-  // buffers are sliced views, so values are read at the row itself)
-  const bitsOf = sources.map((d) => (d === undefined || d.typeId === Type.Null ? undefined : d.nullCount > 0 && d.nullBitmap && d.nullBitmap.length > 0 ? d.nullBitmap : null));
-  const bitOffset = sources.map((d) => d?.offset ?? 0);
-  let present = 0;
-  const done = (extra: object): Data => {
-    const nulls = n - present;
-    return makeData({ type, length: n, nullCount: nulls, nullBitmap: nulls > 0 ? valid : undefined, ...extra } as never);
+  const out: Output = {
+    type,
+    n,
+    runs: runsOf(refs),
+    valid: new Uint8Array((n + 7) >> 3),
+    // per source: its validity (undefined: no values; null: every value is there) and the bit
+    // where its rows start (a sliced Arrow JS Data keeps its offset for bitmaps only: its value
+    // buffers are sliced views, so values are read at the row itself)
+    bitsOf: sources.map((d) => (d === undefined || d.typeId === Type.Null ? undefined : d.nullCount > 0 && d.nullBitmap && d.nullBitmap.length > 0 ? d.nullBitmap : null)),
+    bitOffset: sources.map((d) => d?.offset ?? 0),
+    present: 0,
   };
-
+  // one function per kind of column: each sees one kind of source data, so V8 optimises it once
+  // (a single function for all kinds was deoptimised and recompiled a dozen times per run)
   if (target === 'utf8' || target === 'binary') {
     const texts = sources.map((d) => (d && d.typeId !== Type.Utf8 && d.typeId !== Type.Binary && d.typeId !== Type.Null ? displayText(d.type) : undefined));
-    if (texts.some((t) => t !== undefined)) return gatherText(type, sources, texts, refs, new Int32Array(n + 1), valid);
-    const srcOffsets = sources.map((d) => d?.valueOffsets as Int32Array | undefined);
-    const srcBytes = sources.map((d) => d?.values as Uint8Array | undefined);
-    // offsets and validity first (a null holds no bytes), then the bytes, a run at a time
-    const offsets = new Int32Array(n + 1);
-    let total = 0;
-    for (let k = 0; k < runCount; k++) {
-      const b = runBatch[k]!, i = runStart[k]!, len = runStart[k + 1]! - i, at = runRow[k]!;
-      const got = runValidity(valid, bitsOf[b], bitOffset[b]! + at, i, len);
-      present += got;
-      const o = srcOffsets[b]!;
-      if (got === len) {
-        const delta = total - o[at]!;
-        for (let j = 1; j <= len; j++) offsets[i + j] = o[at + j]! + delta;
-        total = offsets[i + len]!;
-      } else {
-        for (let j = 0; j < len; j++) {
-          if (got > 0 && isSet(valid, i + j)) total += o[at + j + 1]! - o[at + j]!;
-          offsets[i + j + 1] = total;
-        }
-      }
-    }
-    const data = new Uint8Array(total);
-    for (let k = 0; k < runCount; k++) {
-      const i = runStart[k]!;
-      const end = runStart[k + 1]!;
-      const to = offsets[i]!;
-      const size = offsets[end]! - to;
-      if (size === 0) continue;
-      const b = runBatch[k]!;
-      const o = srcOffsets[b]!;
-      const src = srcBytes[b]!;
-      const at = runRow[k]!;
-      const from = o[at]!;
-      if (o[at + end - i]! - from === size) copyBytes(data, to, src, from, size);
-      else {
-        // a null in the source holds bytes: copy value by value
-        for (let j = 0; j < end - i; j++) {
-          const len = offsets[i + j + 1]! - offsets[i + j]!;
-          if (len > 0) copyBytes(data, offsets[i + j]!, src, o[at + j]!, len);
-        }
-      }
-    }
-    return done({ valueOffsets: offsets, data });
+    if (texts.some((t) => t !== undefined)) return gatherText(type, sources, texts, refs, new Int32Array(n + 1), out.valid);
+    return gatherVariable(out, sources);
   }
+  if (target === 'bool') return gatherBits(out, sources);
+  return gatherFixed(out, target, sources, stats);
+}
 
-  if (target === 'bool') {
-    const bits = new Uint8Array((n + 7) >> 3);
-    for (let k = 0; k < runCount; k++) {
-      const b = runBatch[k]!, i = runStart[k]!, len = runStart[k + 1]! - i;
-      const at = bitOffset[b]! + runRow[k]!;
-      const got = runValidity(valid, bitsOf[b], at, i, len);
-      present += got;
-      if (got === 0) continue;
-      const values = sources[b]!.values as Uint8Array;
+/** An output column being gathered: its runs, its validity so far, and each source's bitmap. */
+interface Output {
+  readonly type: ReturnType<typeof arrowType>;
+  readonly n: number;
+  readonly runs: Runs;
+  readonly valid: Uint8Array;
+  readonly bitsOf: readonly (Uint8Array | null | undefined)[];
+  readonly bitOffset: readonly number[];
+  /** Values (not nulls) written so far. */
+  present: number;
+}
+
+function finish(out: Output, buffers: object): Data {
+  const nulls = out.n - out.present;
+  return makeData({ type: out.type, length: out.n, nullCount: nulls, nullBitmap: nulls > 0 ? out.valid : undefined, ...buffers } as never);
+}
+
+/** utf8 and binary from sources of the same kind: offsets and validity first, then the bytes. */
+function gatherVariable(out: Output, sources: readonly (Data | undefined)[]): Data {
+  const { n, valid, bitsOf, bitOffset } = out;
+  const { start: runStart, batch: runBatch, row: runRow, count: runCount } = out.runs;
+  const srcOffsets = sources.map((d) => d?.valueOffsets as Int32Array | undefined);
+  const srcBytes = sources.map((d) => d?.values as Uint8Array | undefined);
+  // offsets and validity first (a null holds no bytes), then the bytes, a run at a time
+  const offsets = new Int32Array(n + 1);
+  let total = 0;
+  for (let k = 0; k < runCount; k++) {
+    const b = runBatch[k]!, i = runStart[k]!, len = runStart[k + 1]! - i, at = runRow[k]!;
+    const got = runValidity(valid, bitsOf[b], bitOffset[b]! + at, i, len);
+    out.present += got;
+    const o = srcOffsets[b]!;
+    if (got === len) {
+      const delta = total - o[at]!;
+      for (let j = 1; j <= len; j++) offsets[i + j] = o[at + j]! + delta;
+      total = offsets[i + len]!;
+    } else {
       for (let j = 0; j < len; j++) {
-        if (isSet(valid, i + j) && isSet(values, at + j)) bits[(i + j) >> 3]! |= 1 << ((i + j) & 7);
+        if (got > 0 && isSet(valid, i + j)) total += o[at + j + 1]! - o[at + j]!;
+        offsets[i + j + 1] = total;
       }
     }
-    return done({ data: bits });
   }
+  const data = new Uint8Array(total);
+  for (let k = 0; k < runCount; k++) {
+    const i = runStart[k]!;
+    const end = runStart[k + 1]!;
+    const to = offsets[i]!;
+    const size = offsets[end]! - to;
+    if (size === 0) continue;
+    const b = runBatch[k]!;
+    const o = srcOffsets[b]!;
+    const src = srcBytes[b]!;
+    const at = runRow[k]!;
+    const from = o[at]!;
+    if (o[at + end - i]! - from === size) copyBytes(data, to, src, from, size);
+    else {
+      // a null in the source holds bytes: copy value by value
+      for (let j = 0; j < end - i; j++) {
+        const len = offsets[i + j + 1]! - offsets[i + j]!;
+        if (len > 0) copyBytes(data, offsets[i + j]!, src, o[at + j]!, len);
+      }
+    }
+  }
+  return finish(out, { valueOffsets: offsets, data });
+}
 
+function gatherBits(out: Output, sources: readonly (Data | undefined)[]): Data {
+  const { n, valid, bitsOf, bitOffset } = out;
+  const { start: runStart, batch: runBatch, row: runRow, count: runCount } = out.runs;
+  const bits = new Uint8Array((n + 7) >> 3);
+  for (let k = 0; k < runCount; k++) {
+    const b = runBatch[k]!, i = runStart[k]!, len = runStart[k + 1]! - i;
+    const at = bitOffset[b]! + runRow[k]!;
+    const got = runValidity(valid, bitsOf[b], at, i, len);
+    out.present += got;
+    if (got === 0) continue;
+    const values = sources[b]!.values as Uint8Array;
+    for (let j = 0; j < len; j++) {
+      if (isSet(valid, i + j) && isSet(values, at + j)) bits[(i + j) >> 3]! |= 1 << ((i + j) & 7);
+    }
+  }
+  return finish(out, { data: bits });
+}
+
+/** Fixed-width columns (numbers, timestamps, fixed), converting each source to the target. */
+function gatherFixed(out: Output, target: TypeSpec, sources: readonly (Data | undefined)[], stats: GatherStats): Data {
+  const { n, valid, bitsOf, bitOffset, type } = out;
+  const { start: runStart, batch: runBatch, row: runRow, count: runCount } = out.runs;
+  const specs = sources.map((d, b) => (d ? typeSpec(d.type, `batch ${b}`) : undefined));
   const width = widthOf(target);
-  const out = new Uint8Array(n * width);
-  const out32 = new Int32Array(out.buffer, 0, width >= 4 ? (n * width) >> 2 : 0);
-  const outDouble = target === 'float64' ? new Float64Array(out.buffer) : undefined;
+  const bytes = new Uint8Array(n * width);
+  const out32 = new Int32Array(bytes.buffer, 0, width >= 4 ? (n * width) >> 2 : 0);
+  const outDouble = target === 'float64' ? new Float64Array(bytes.buffer) : undefined;
   const isTimestamp = target.startsWith('timestamp');
   // per source batch: how to move one value
   const modes = specs.map((s) => {
@@ -183,7 +217,7 @@ export function gatherColumn(target: TypeSpec, sources: readonly (Data | undefin
   for (let k = 0; k < runCount; k++) {
     const b = runBatch[k]!, i = runStart[k]!, len = runStart[k + 1]! - i, at = runRow[k]!;
     const got = runValidity(valid, bitsOf[b], bitOffset[b]! + at, i, len);
-    present += got;
+    out.present += got;
     if (got === 0) continue;
     const d = sources[b]!;
     switch (modes[b]) {
@@ -191,7 +225,7 @@ export function gatherColumn(target: TypeSpec, sources: readonly (Data | undefin
         // a null's bytes come along (they are never read); the validity says which are values
         const s32 = src32[b];
         if (s32 && len <= 8) for (let w = 0; w < len * words; w++) out32[i * words + w] = s32[at * words + w]!;
-        else copyBytes(out, i * width, srcBytes[b]!, at * width, len * width);
+        else copyBytes(bytes, i * width, srcBytes[b]!, at * width, len * width);
         break;
       }
       case Mode.Widen32: {
@@ -229,7 +263,7 @@ export function gatherColumn(target: TypeSpec, sources: readonly (Data | undefin
             stats.unparsedTimes++;
             if (stats.unparsedExamples.length < 5) stats.unparsedExamples.push(utf8.decode(bytes.subarray(o[at + j]!, o[at + j + 1]!)));
             valid[(i + j) >> 3]! &= ~(1 << ((i + j) & 7));
-            present--;
+            out.present--;
             continue;
           }
           out32[(i + j) * 2] = micros % 0x100000000 | 0;
@@ -240,7 +274,7 @@ export function gatherColumn(target: TypeSpec, sources: readonly (Data | undefin
     }
   }
   const ArrayType = (type as unknown as { ArrayType: new (b: ArrayBuffer) => ArrayLike<unknown> }).ArrayType;
-  return done({ data: ArrayType === Uint8Array ? out : new ArrayType(out.buffer) });
+  return finish(out, { data: ArrayType === Uint8Array ? bytes : new ArrayType(bytes.buffer) });
 }
 
 function isSet(bits: Uint8Array, i: number): boolean {
