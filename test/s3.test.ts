@@ -281,6 +281,24 @@ test('S9: on a store that ignores conditional writes, a lock object guards the c
   assert.equal(await target.readText('_heaplake/lock'), undefined);
 });
 
+test('S9: on a store that ignores conditional writes, two commits of one plan started together: one publishes, the other is refused by the lock', async () => {
+  const { planFile } = await import('../src/convert.js');
+  const { runTask } = await import('../src/protocol/run-task.js');
+  const { commitPlan } = await import('../src/protocol/commit-plan.js');
+  const opts = { endpoint: s3.endpoint };
+  const target = s3Target('s3://lake/locked-race', opts);
+  assert.equal(await target.hasCompareAndSwap(), false);
+  const plan = await planFile({ source: 's3://heap-rs3-acme', target: 's3://lake/locked-race', s3: opts });
+  const source = s3Source('s3://heap-rs3-acme', opts);
+  for (const stage of plan.stages) for (const i of stage) await runTask(plan, plan.tasks[i]!, { source, target });
+  // both write the lock object before either reads it back: the claim that stayed wins
+  const outcomes = await Promise.allSettled([0, 1].map(() => commitPlan(plan, target, { lock: { settleMs: 200 } })));
+  assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 1, outcomes.map((o) => (o.status === 'rejected' ? String(o.reason) : 'committed')).join('; '));
+  const refused = outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult;
+  assert.ok(refused.reason instanceof HeaplakeError && refused.reason.code === 'CONCURRENT_COMMIT' && /holds the commit lock/.test(refused.reason.message), String(refused.reason));
+  await assertSameAsLocal('lake', 'locked-race/');
+});
+
 test('P1/P3: kill points on S3: a crash (exception, and SIGKILL at some) at every side-effecting step leaves the old or the new lake; the re-run completes it', async () => {
   const { faultyTarget } = await import('./helpers/faulty-target.js');
   const { readParquetBytes } = await import('../src/sink/parquet.js');

@@ -6,6 +6,7 @@
  * conditional writes at all), but it turns the common race — two scheduled runs overlapping —
  * into a clean refusal. Stores with conditional PUTs never need it.
  */
+import { randomUUID } from 'node:crypto';
 import { HeaplakeError } from '../errors.js';
 import type { Target } from '../sink/target.js';
 import { STATE_DIR } from '../manifest/tables.js';
@@ -15,6 +16,8 @@ export const LOCK_PATH = `${STATE_DIR}/lock`;
 interface LockBody {
   runId: string;
   expiresAt: string;
+  /** This claim's own id: two commits of the same plan (same runId) racing tell theirs apart. */
+  claim?: string;
 }
 
 export interface LockOptions {
@@ -53,14 +56,16 @@ export async function withLock<T>(target: Target, runId: string, fn: () => Promi
   const now = Date.now();
   const current = await readLock(target);
   if (current && current.runId !== runId && Date.parse(current.expiresAt) > now && !options.breakLock) throw held(target, current);
-  const mine: LockBody = { runId, expiresAt: new Date(now + (options.ttlMs ?? 15 * 60_000)).toISOString() };
+  const mine: LockBody = { runId, expiresAt: new Date(now + (options.ttlMs ?? 15 * 60_000)).toISOString(), claim: randomUUID() };
   await target.writeAtomic(LOCK_PATH, new TextEncoder().encode(JSON.stringify(mine) + '\n'));
   await new Promise((resolve) => setTimeout(resolve, options.settleMs ?? 300));
+  // the claim, not the run: two commits of one plan started together both wrote the lock, and
+  // only the one whose claim stayed goes on
   const after = await readLock(target);
-  if (after?.runId !== runId) throw held(target, after ?? mine);
+  if (after?.claim !== mine.claim) throw held(target, after ?? mine);
   try {
     return await fn();
   } finally {
-    if ((await readLock(target))?.runId === runId) await target.remove(LOCK_PATH).catch(() => undefined);
+    if ((await readLock(target))?.claim === mine.claim) await target.remove(LOCK_PATH).catch(() => undefined);
   }
 }

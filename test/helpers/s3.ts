@@ -120,7 +120,8 @@ function headEtag(port: number, path: string, headers: http.IncomingHttpHeaders)
 /**
  * An HTTP proxy to `port` that applies `decide(req)` to each request (undefined: pass through).
  * With `enforceConditions`, it answers conditional PUTs and GETs (If-Match / If-None-Match)
- * the way S3 does — 412 when the condition fails — which s3rver itself ignores.
+ * the way S3 does — 412 when the condition fails — which s3rver itself ignores, and makes each
+ * request atomic, as on S3, by running them one at a time.
  */
 export async function startFaultProxy(
   port: number,
@@ -128,7 +129,19 @@ export async function startFaultProxy(
   options: { enforceConditions?: boolean } = {},
 ): Promise<{ endpoint: string; close(): Promise<void>; count: number }> {
   const state = { count: 0 };
+  // S3 applies each request atomically; s3rver does not: its CopyObject unlinks the destination
+  // and then copies, so a copy whose source another request deletes meanwhile loses the
+  // destination, and a conditional PUT checked here could race another. Emulating S3, the
+  // proxy then runs requests one at a time (each until its response is sent).
+  let queue = Promise.resolve();
   const server = http.createServer(async (req, res) => {
+    if (options.enforceConditions) {
+      const turn = queue;
+      let release!: () => void;
+      queue = new Promise<void>((r) => (release = r));
+      res.on('close', release);
+      await turn;
+    }
     if (options.enforceConditions && (req.method === 'PUT' || req.method === 'GET') && (req.headers['if-match'] || req.headers['if-none-match'])) {
       const etag = await headEtag(port, req.url ?? '/', req.headers);
       const ifMatch = req.headers['if-match'];
