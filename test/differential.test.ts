@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tableToIPC, Table, type RecordBatch } from 'apache-arrow';
 import { openAvro, readAvroBatches, type AvroReadOptions } from '../src/columnar/read-avro.js';
-import { RecordDecoder, compileWriterSchema } from '../src/columnar/record-decoder.js';
+import { RecordDecoder, compileWriterSchema, pooledKernelBytes } from '../src/columnar/record-decoder.js';
 import { HeaplakeError } from '../src/errors.js';
 import { parseSchema, branchName, type AvroSchema } from '../src/avro/schema.js';
 import { avscDecodeFile, writeAvro } from '../scripts/avsc-writer.js';
@@ -317,4 +317,24 @@ test('flat schemas at the edges: every truncation of a block, and 10- and 11-byt
     outcomes.push(wasm.error ? (wasm.error as { code: string }).code : 'ok');
   }
   assert.deepStrictEqual(outcomes, ['ok', 'ok', 'AVRO_BAD_VALUE', 'AVRO_BAD_VALUE', 'ok']);
+});
+
+test('kernel pool: kernels of schemas that left the compile cache leave the pool\'s byte count, so the pool keeps working (300 schemas, a cache of 64)', () => {
+  const schema = (i: number) => JSON.stringify({ type: 'record', name: `pool${i}`, fields: [{ name: `f${i}`, type: 'long' }] });
+  const decodeOnce = (i: number) => {
+    const decoder = new RecordDecoder(compileWriterSchema(schema(i)).compiled);
+    assert.equal(decoder.engine, 'wasm');
+    const batches = decoder.decodeBlock(Uint8Array.of(2 * (i % 60)), 1); // zigzag: one byte
+    const last = decoder.flush();
+    if (last) batches.push(last);
+    assert.equal(batches.reduce((n, b) => n + b.numRows, 0), 1);
+    decoder.close(); // the kernel goes back to its schema's pool
+  };
+  // 300 schemas of ~1 MiB kernels: more than the pool's 128 MiB if evicted ones were still counted
+  for (let i = 0; i < 300; i++) decodeOnce(i);
+  const pooled = pooledKernelBytes();
+  // the latest schema's kernel was pooled: a new decoder of it takes it out again
+  const decoder = new RecordDecoder(compileWriterSchema(schema(299)).compiled);
+  assert.ok(pooledKernelBytes() < pooled, `no kernel taken from a pool holding ${pooled} bytes`);
+  decoder.close();
 });

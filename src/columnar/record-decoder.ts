@@ -30,8 +30,15 @@ export function compileWriterSchema(schemaJson: string, limits: Partial<ReadLimi
   const avro = parseSchema(schemaJson, { maxDepth });
   if (!compiled) {
     compiled = compileSchema(planColumns(avro));
-    if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value!);
+    if (cache.size >= CACHE_SIZE) {
+      const oldest = cache.keys().next().value!;
+      const evicted = cache.get(oldest)!;
+      dropKernels(evicted); // its pooled kernels go with it, and out of the byte count
+      cached.delete(evicted);
+      cache.delete(oldest);
+    }
     cache.set(key, compiled);
+    cached.add(compiled);
   }
   return { avro, compiled };
 }
@@ -46,6 +53,8 @@ export type DecoderEngine = 'auto' | 'js';
  */
 const POOLED_KERNEL_BYTES = 128 * 1024 * 1024;
 const kernels = new WeakMap<CompiledSchema, FlatKernel[]>();
+/** The schemas in the cache: a kernel released after its schema left the cache is not pooled. */
+const cached = new WeakSet<CompiledSchema>();
 let pooledBytes = 0;
 
 function takeKernel(compiled: CompiledSchema): FlatKernel {
@@ -55,7 +64,18 @@ function takeKernel(compiled: CompiledSchema): FlatKernel {
   return kernel;
 }
 
+function dropKernels(compiled: CompiledSchema): void {
+  for (const kernel of kernels.get(compiled) ?? []) pooledBytes -= kernel.memoryBytes;
+  kernels.delete(compiled);
+}
+
+/** Bytes of kernel memory held in the pools (for tests: bounded whatever the number of schemas). */
+export function pooledKernelBytes(): number {
+  return pooledBytes;
+}
+
 function returnKernel(compiled: CompiledSchema, kernel: FlatKernel): void {
+  if (!cached.has(compiled)) return;
   const pool = kernels.get(compiled) ?? [];
   if (pool.length >= 4 || pooledBytes + kernel.memoryBytes > POOLED_KERNEL_BYTES) return;
   pool.push(kernel);
