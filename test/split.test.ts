@@ -15,6 +15,7 @@ import { parquetReadObjects, asyncBufferFromFile } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { makeData, Int64, Int32, Utf8, type Data } from 'apache-arrow';
 import { convert, planFile } from '../src/convert.js';
+import { HeaplakeError } from '../src/errors.js';
 import { startWorkerPool } from '../src/protocol/worker-pool.js';
 import { commitPlan } from '../src/protocol/commit-plan.js';
 import { localTarget } from '../src/sink/local-target.js';
@@ -123,6 +124,21 @@ test('split: one pool of worker processes serves both stages (no process is star
   assert.equal(pool.started, 2);
   await commitPlan(plan, localTarget(lake), { receipts });
   assert.deepStrictEqual(publishedFiles(lake), publishedFiles(reference));
+});
+
+test('split: a task failing in a worker process fails the run with its typed error (file named), and nothing is committed', async () => {
+  const broken = exportWith(EXPORT, readdirSync(join(EXPORT, 'manifests')));
+  const file = join(broken, 'sync_1200/pageviews/part-00000-a1b2c3d4-0000-4000-8000-000000001200-c000.avro');
+  const bytes = readFileSync(file);
+  writeFileSync(file, bytes.subarray(0, bytes.length - 10)); // the last block cut short
+  const lake = tmp('broken');
+  await assert.rejects(convert({ source: broken, target: lake, ...SPLIT, workers: 2, workerMinBytes: 0 }), (e: unknown) => {
+    assert.ok(e instanceof HeaplakeError, String(e));
+    assert.match(String(e.context.file), /sync_1200\/pageviews\/part-00000-a1b2c3d4-0000-4000-8000-000000001200-c000\.avro$/);
+    return true;
+  });
+  assert.deepStrictEqual(readdirSync(lake).filter((f) => f !== '_heaplake'), []);
+  assert.ok(!readdirSync(join(lake, '_heaplake')).includes('state.json'), 'no state committed');
 });
 
 test('split: through the CLI, stage 1 then stage 2 (indices per stage) then commit gives convert\'s lake; stage 2 before stage 1 is refused', async () => {

@@ -87,14 +87,16 @@ export function startWorkerPool(onProgress?: (p: { table: string; file: string; 
     return child;
   };
 
+  const close = () => {
+    closed = true;
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill();
+  };
+
   return {
     get started() {
       return started;
     },
-    close() {
-      closed = true;
-      for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill();
-    },
+    close,
     async run(plan, indices, workers, settings, onDone) {
       if (closed) throw new Error('the worker pool is closed');
       if (indices.length === 0) return [];
@@ -135,7 +137,7 @@ export function startWorkerPool(onProgress?: (p: { table: string; file: string; 
           for (const child of children.slice(0, count)) give(child);
         });
       } catch (err) {
-        this.close(); // the other workers' tasks are abandoned with the run
+        close(); // the other workers' tasks are abandoned with the run
         throw err;
       } finally {
         stage = undefined;
