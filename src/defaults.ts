@@ -59,3 +59,6 @@ export const DEFAULT_ROW_GROUP_ROWS = 128 * 1024;
  * memory does not grow with the table. Each bucket is a file of its own in every partition.
  */
 export const DEFAULT_MAX_TASK_BYTES = 32 * 1024 * 1024;
+
+/** Spill files a task reads or writes at once: libuv's thread pool, where file I/O runs, has four threads. */
+export const SPILL_IO_AT_ONCE = 4;

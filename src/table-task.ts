@@ -9,7 +9,7 @@
  */
 import { RecordBatch, makeData, Struct, type Data, type Schema } from 'apache-arrow';
 import { HeaplakeError, asHeaplakeError } from './errors.js';
-import type { BatchBounds, ParquetCompression, ReadLimits } from './defaults.js';
+import { SPILL_IO_AT_ONCE, type BatchBounds, type ParquetCompression, type ReadLimits } from './defaults.js';
 import type { Source } from './source/source.js';
 import type { Target } from './sink/target.js';
 import type { TablePlan } from './manifest/plan.js';
@@ -498,9 +498,6 @@ export async function headerColumns(table: string, f: { key: string; size: numbe
 }
 
 /** A reduce task: the rows the map tasks sent to this bucket, in the same precedence order. */
-/** Spill files read at once by a reduce task (libuv's thread pool has four threads). */
-const SPILL_READS = 4;
-
 async function readSpills(plan: TablePlan, bucket: NonNullable<TaskContext['bucket']>): Promise<TaskInputs> {
   const inputs: TaskInputs = { sources: [], applied: [], superseded: [] };
   const ordinal = new Map(plan.dumps.map((d, i) => [String(d.dumpId), i]));
@@ -514,11 +511,11 @@ async function readSpills(plan: TablePlan, bucket: NonNullable<TaskContext['buck
     read.catch(() => undefined); // awaited in its turn
     reads[i] = read;
   };
-  for (let i = 0; i < SPILL_READS; i++) readAhead(i);
+  for (let i = 0; i < SPILL_IO_AT_ONCE; i++) readAhead(i);
   for (let i = 0; i < spills.length; i++) {
     const path = spills[i]!;
     const bytes = await reads[i]!;
-    readAhead(i + SPILL_READS);
+    readAhead(i + SPILL_IO_AT_ONCE);
     for (const segment of decodeSpill(bytes, path)) {
       const dump = ordinal.get(segment.dumpId);
       if (dump === undefined) throw new HeaplakeError('PLAN', `spill file ${path} holds rows of dump ${segment.dumpId}, which the plan does not apply to ${plan.table}`, { file: path });
@@ -529,7 +526,6 @@ async function readSpills(plan: TablePlan, bucket: NonNullable<TaskContext['buck
   return inputs;
 }
 
-/** Output batches of at most 64 Ki rows, each column gathered and converted to the lake type. */
 /**
  * Rows per batch handed to the Parquet writer (row groups are larger: the writer fills them
  * batch by batch). Each batch is held three times while it is written: gathered, as Arrow IPC,
@@ -539,6 +535,7 @@ async function readSpills(plan: TablePlan, bucket: NonNullable<TaskContext['buck
  */
 const OUTPUT_BATCH_ROWS = 32 * 1024;
 
+/** Output batches of OUTPUT_BATCH_ROWS rows at most, each column gathered and converted to the lake type. */
 async function* outputBatches(
   columns: readonly LakeColumn[],
   schema: Schema,

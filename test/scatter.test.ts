@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Binary, Bool, FixedSizeBinary, Float64, Int32, Int64, TimestampMicrosecond, Utf8, makeData, vectorFromArray, type Data, type DataType } from 'apache-arrow';
 import { gatherColumn, newGatherStats } from '../src/columnar/gather.js';
-import { scatterColumn, scatterSupports } from '../src/columnar/scatter.js';
+import { placeRows, scatterColumn, scatterSupports } from '../src/columnar/scatter.js';
 import { groupByBucket } from '../src/shuffle/map-task.js';
 import { typeSpec } from '../src/schema/merge.js';
 import { prng } from '../scripts/heap-like.js';
@@ -54,7 +54,7 @@ test('the scatter kernel builds, per bucket, exactly the column gather builds fr
       assert.ok(scatterSupports(spec, sources), spec);
       // some buckets get nothing: rows go to the even buckets only when B > 1
       const rows = sources.map((d) => groupByBucket(Uint32Array.from({ length: d.length }, () => (B > 1 ? 2 * Math.floor((r() * B) / 2) : 0)), B));
-      const scattered = scatterColumn(spec, sources, rows, B);
+      const scattered = scatterColumn(spec, sources, placeRows(rows, B));
       for (let k = 0; k < B; k++) {
         const count = rows.reduce((n, x) => n + x.start[k + 1]! - x.start[k]!, 0);
         const batch = new Int32Array(count);
@@ -75,6 +75,21 @@ test('the scatter kernel builds, per bucket, exactly the column gather builds fr
   assert.ok(compared > 5000, `compared ${compared} values`);
 });
 
+test('one placement of the rows serves every column of a group, as in a map task; a placement superseded by another is refused', () => {
+  const r = prng(77);
+  const B = 51;
+  const lengths = [300, 7, 180, 0, 250];
+  // every kind over the same batches of rows
+  const columns = kinds.map(({ type, gen }) => lengths.map((len) => vectorFromArray(Array.from({ length: len }, () => (r() < 0.2 ? null : gen(r))), type).data[0]!));
+  const rows = lengths.map((len) => groupByBucket(Uint32Array.from({ length: len }, () => Math.floor(r() * B)), B));
+  const placed = placeRows(rows, B);
+  const together = columns.map((sources) => scatterColumn(typeSpec(sources[0]!.type, 'column'), sources, placed).map(buffers));
+  const alone = columns.map((sources) => scatterColumn(typeSpec(sources[0]!.type, 'column'), sources, placeRows(rows, B)).map(buffers));
+  assert.deepStrictEqual(together, alone);
+  assert.ok(together.flat().filter((b) => b !== undefined).length > kinds.length * 40, 'most buckets hold rows');
+  assert.throws(() => scatterColumn('int32', columns[0]!, placed), /placed before another group/);
+});
+
 test('columns the scatter kernel does not take are left to gather', () => {
   const ints = vectorFromArray([1, 2, 3], new Int32()).data[0]!;
   const longs = vectorFromArray([1n, 2n], new Int64()).data[0]!;
@@ -92,7 +107,7 @@ test('a null slot that holds bytes or a set bit gives nothing: as gather does', 
   for (const d of [text, bools]) {
     const spec = typeSpec(d.type, 'column');
     const rows = [groupByBucket(Uint32Array.of(1, 0, 1, 1), 2)];
-    const scattered = scatterColumn(spec, [d], rows, 2);
+    const scattered = scatterColumn(spec, [d], placeRows(rows, 2));
     const expected = [Int32Array.of(1), Int32Array.of(0, 2, 3)].map((row) => gatherColumn(spec, [d], { batch: new Int32Array(row.length), row, length: row.length }, newGatherStats()));
     assert.deepStrictEqual(scattered.map(buffers), expected.map(buffers), spec);
     assert.equal(scattered[1]!.nullCount, 1);

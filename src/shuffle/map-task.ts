@@ -16,7 +16,8 @@ import type { TablePlan } from '../manifest/plan.js';
 import { STAGING_DIR } from '../manifest/tables.js';
 import { openAvro } from '../columnar/read-avro.js';
 import { dataBytes, gatherColumn, newGatherStats, type RowRefs } from '../columnar/gather.js';
-import { scatterColumn, scatterSupports } from '../columnar/scatter.js';
+import { placeRows, scatterColumn, scatterSupports, type PlacedRows } from '../columnar/scatter.js';
+import { SPILL_IO_AT_ONCE } from '../defaults.js';
 import { arrowType, typeSpec, type TypeSpec } from '../schema/merge.js';
 import { avroReadOptions, columnMismatch, emptyStats, fileColumns, headerColumns, type ReadSettings, type TableStats } from '../table-task.js';
 import { bucketsOfRows } from './bucket.js';
@@ -103,7 +104,6 @@ export async function runMapTask(plan: TablePlan, ctx: MapContext): Promise<MapR
     heldBytes = 0;
     await writing;
     for (const w of encoded) spills.push({ bucket: w.bucket, path: w.path, bytes: w.bytes.reduce((n, b) => n + b.byteLength, 0), rows: w.rows });
-    // four writes at a time (libuv's thread pool has four threads)
     writing = (async () => {
       let next = 0;
       const writer = async () => {
@@ -112,7 +112,7 @@ export async function runMapTask(plan: TablePlan, ctx: MapContext): Promise<MapR
           await ctx.spill.writeAtomic(w.path, w.bytes);
         }
       };
-      await Promise.all([writer(), writer(), writer(), writer()]);
+      await Promise.all(Array.from({ length: SPILL_IO_AT_ONCE }, writer));
     })();
     writing.catch(() => undefined); // awaited (and its failure thrown) by the next flush or the end
   };
@@ -196,9 +196,10 @@ function bucketSegments(groups: readonly FileGroup[], B: number): SpillSegment[]
     for (const h of g.held) for (let k = 0; k < B; k++) counts[k]! += h.start[k + 1]! - h.start[k]!;
     // the rows of bucket k, for columns gathered: made once per bucket, on first use
     const refs: RowRefs[] = [];
+    let placed: PlacedRows | undefined; // the group's rows in the scatter kernel's memory, once
     const columns = g.specs.map((spec, c): (Data | undefined)[] => {
       const sources = g.columns[c]!;
-      if (scatterSupports(spec, sources)) return scatterColumn(spec, sources as Data[], g.held, B);
+      if (scatterSupports(spec, sources)) return scatterColumn(spec, sources as Data[], (placed ??= placeRows(g.held, B)));
       return Array.from({ length: B }, (_, k) => (counts[k]! > 0 ? gatherColumn(spec, sources, (refs[k] ??= bucketRefs(g, k, counts[k]!)), newGatherStats()) : undefined));
     });
     const first = g.held[0]!;

@@ -6,9 +6,9 @@
  * It only *detects* bad input: any invalid value makes `decode` return BAD, and the caller
  * decodes the same rows again with the JavaScript decoder (compile.ts), which names the
  * error, field and offset. So the checks here must accept exactly what compile.ts accepts;
- * test/wasm-kernel.test.ts compares the two on valid and corrupted input.
+ * test/differential.test.ts compares the two on valid, corrupted and truncated input.
  *
- * Build: scripts/build-kernel.sh (clang --target=wasm32); the .wasm is committed.
+ * Build: scripts/build-kernel.mjs (clang --target=wasm32); the module is committed as base64.
  */
 #include <stdint.h>
 
@@ -98,13 +98,6 @@ static void undo_row(Col *cols, u32 upto, u32 ri) {
   }
 }
 
-/*
- * Decodes `rows` records from the block at `buf` (bytes [pos, end), with at least 64 readable
- * bytes after end) into the columns; row r goes to slot base + r. Returns the position after
- * the records, or BAD on invalid input, or ROOM when a string column's data region is full:
- * then room[0] = rows completed, room[1] = where the next row starts, room[2] = the column,
- * and that row's effects are undone.
- */
 /* Reads a [null, T] union index; leaves `is_null` set, or returns BAD. */
 #define UNION_INDEX(c)                                \
   {                                                   \
@@ -132,6 +125,13 @@ static void undo_row(Col *cols, u32 upto, u32 ri) {
   }                                                                \
   *AT((c)->valid + (ri >> 3)) |= (u8)(1u << (ri & 7));
 
+/*
+ * Decodes `rows` records from the block at `buf` (bytes [pos, end), with at least 64 readable
+ * bytes after end) into the columns; row r goes to slot base + r. Returns the position after
+ * the records, or BAD on invalid input, or ROOM when a string column's data region is full:
+ * then room[0] = rows completed, room[1] = where the next row starts, room[2] = the column,
+ * and that row's effects are undone.
+ */
 __attribute__((export_name("decode"))) u32 decode(Col *cols, u32 ncols, const u8 *buf, u32 pos, u32 end, u32 rows, u32 base, u32 *room) {
   u32 p = pos;
   for (u32 r = 0; r < rows; r++) {

@@ -9,7 +9,7 @@
  * (scatter.ts) gives every bucket's first row, and gets every bucket's null count and, for
  * strings, where its bytes start. test/scatter.test.ts checks it against gather.ts.
  *
- * Build: scripts/build-kernel.mjs (clang --target=wasm32); the .wasm is committed.
+ * Build: scripts/build-kernel.mjs (clang --target=wasm32); the module is committed as base64.
  */
 #include <stdint.h>
 
