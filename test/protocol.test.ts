@@ -164,3 +164,27 @@ test('worker processes ask glibc for huge pages unless GLIBC_TUNABLES is already
   assert.equal(workerEnv({ PATH: '/bin' }).PATH, '/bin');
   assert.equal(workerEnv({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }).GLIBC_TUNABLES, 'glibc.malloc.arena_max=2');
 });
+
+test('a commit that loses the state write while the winning state cannot be found withdraws nothing: a file the winner lists must never go', async () => {
+  const { runTask } = await import('../src/protocol/run-task.js');
+  const { commitPlan } = await import('../src/protocol/commit-plan.js');
+  const { localTarget } = await import('../src/sink/local-target.js');
+  const { localSource } = await import('../src/source/local-source.js');
+  const { HeaplakeError } = await import('../src/errors.js');
+  const lake = tmp('lost-cas');
+  const plan = await planFile({ source: EXPORT, target: lake });
+  const inner = localTarget(lake);
+  const receipts = [];
+  for (const stage of plan.stages) for (const i of stage) receipts.push(await runTask(plan, plan.tasks[i]!, { source: localSource(EXPORT), target: inner }));
+  // the store refuses the state write (another commit won) and then says the state is not there
+  let refused = false;
+  const racing = {
+    ...inner,
+    writeIfUnchanged: async () => ((refused = true), false),
+    readVersioned: async (path: string) => (refused && path.endsWith('state.json') ? undefined : inner.readVersioned(path)),
+  };
+  await assert.rejects(commitPlan(plan, racing, { receipts }), (e: unknown) => e instanceof HeaplakeError && e.code === 'CONCURRENT_COMMIT');
+  const moved = receipts.flatMap((r) => r.result?.staged.map((s) => s.to) ?? []);
+  assert.ok(moved.length > 5);
+  for (const path of moved) assert.ok(existsSync(join(lake, path)), `${path} was withdrawn`);
+});

@@ -13,7 +13,7 @@ import { HeaplakeError } from '../errors.js';
 import type { Target } from '../sink/target.js';
 import type { TaskResult } from '../table-task.js';
 import { STAGING_DIR } from '../manifest/tables.js';
-import { STATE_PATH, encodeState, readState, type LakeState } from './state.js';
+import { STATE_PATH, encodeState, readState, readStateVersioned, type LakeState } from './state.js';
 
 export async function commitRun(
   target: Target,
@@ -61,9 +61,13 @@ export async function commitRun(
   if (!(await target.writeIfUnchanged(STATE_PATH, encodeState(next), version))) {
     // withdraw what this commit moved, except what the winning state lists: a racing commit of
     // the same plan moved the same files (file names are unique per task, so nothing else can).
-    // Without the winning state nothing is withdrawn: a file it lists must never go, and an
-    // orphan left here is removed by the next commit (removeOrphans)
-    const winner = await readState(target).catch(() => undefined);
+    // Without the winning state (unreadable, or not found: which a store that just refused
+    // the write for a newer one should never say) nothing is withdrawn: a file it lists must
+    // never go, and an orphan left here is removed by the next commit (removeOrphans)
+    const winner = await readStateVersioned(target).then(
+      (read) => (read.version === undefined ? undefined : read.state),
+      () => undefined,
+    );
     if (winner) {
       const live = new Set(Object.values(winner.tables).flatMap((t) => t.files.map((f) => f.path)));
       for (const path of moved) if (!live.has(path)) await target.remove(path).catch(() => undefined);
