@@ -139,15 +139,28 @@ function rowsOf(schema: AvroSchema, batches: readonly RecordBatch[]): unknown[] 
   return rows;
 }
 
+/** A typed error as comparable data (anything else is thrown on). */
+function errorRecord(err: unknown): { code: string; message: string; context: unknown } {
+  if (!(err instanceof HeaplakeError)) throw err;
+  return { code: err.code, message: err.message, context: err.context };
+}
+
 /** A read's outcome: its batches as Arrow IPC bytes, or its error's code, message and context. */
 async function outcome(file: Uint8Array, options: AvroReadOptions): Promise<{ engine?: string; ipc?: Uint8Array; error?: unknown }> {
   try {
     const { batches, reader } = await readAvroBatches([file], options);
     return { engine: reader.engine, ipc: tableToIPC(new Table(reader.schema, batches)) };
   } catch (err) {
-    if (!(err instanceof HeaplakeError)) throw err;
-    return { error: { code: err.code, message: err.message, context: err.context } };
+    return { error: errorRecord(err) };
   }
+}
+
+/** Every batch of one block, the last one flushed. */
+function decodeAll(decoder: RecordDecoder, block: Uint8Array, count: number): RecordBatch[] {
+  const batches = decoder.decodeBlock(block, count);
+  const last = decoder.flush();
+  if (last) batches.push(last);
+  return batches;
 }
 
 test('random schemas and values: heaplake decodes what avsc decodes', async () => {
@@ -260,13 +273,9 @@ function decodeBlockWith(engine: 'auto' | 'js', schemaJson: unknown, block: Uint
   const decoder = new RecordDecoder(compiled, { engine });
   assert.equal(decoder.engine, engine === 'auto' ? 'wasm' : 'js');
   try {
-    const batches = decoder.decodeBlock(block, count);
-    const last = decoder.flush();
-    if (last) batches.push(last);
-    return { ipc: tableToIPC(new Table(decoder.schema, batches)) };
+    return { ipc: tableToIPC(new Table(decoder.schema, decodeAll(decoder, block, count))) };
   } catch (err) {
-    if (!(err instanceof HeaplakeError)) throw err;
-    return { error: { code: err.code, message: err.message, context: err.context } };
+    return { error: errorRecord(err) };
   }
 }
 
@@ -324,9 +333,7 @@ test('kernel pool: kernels of schemas that left the compile cache leave the pool
   const decodeOnce = (i: number) => {
     const decoder = new RecordDecoder(compileWriterSchema(schema(i)).compiled);
     assert.equal(decoder.engine, 'wasm');
-    const batches = decoder.decodeBlock(Uint8Array.of(2 * (i % 60)), 1); // zigzag: one byte
-    const last = decoder.flush();
-    if (last) batches.push(last);
+    const batches = decodeAll(decoder, Uint8Array.of(2 * (i % 60)), 1); // zigzag: one byte
     assert.equal(batches.reduce((n, b) => n + b.numRows, 0), 1);
     decoder.close(); // the kernel goes back to its schema's pool
   };
@@ -337,4 +344,17 @@ test('kernel pool: kernels of schemas that left the compile cache leave the pool
   const decoder = new RecordDecoder(compileWriterSchema(schema(299)).compiled);
   assert.ok(pooledKernelBytes() < pooled, `no kernel taken from a pool holding ${pooled} bytes`);
   decoder.close();
+});
+
+test('a decoder that failed never hands its kernel back: closing it after the error leaves the next decoder of the schema clean', () => {
+  const schemaJson = { type: 'record', name: 'Failed', fields: [{ name: 'a', type: ['null', 'long'] }, { name: 'b', type: ['null', 'boolean'] }] };
+  // two rows with values (validity and value bits set), then a union index that is no branch
+  const bad = Uint8Array.from([0x02, 0x04, 0x02, 0x01, 0x02, 0x06, 0x02, 0x01, 0x08]);
+  const { compiled } = compileWriterSchema(JSON.stringify(schemaJson));
+  const failed = new RecordDecoder(compiled);
+  assert.throws(() => failed.decodeBlock(bad, 3), (e: unknown) => e instanceof HeaplakeError);
+  failed.close(); // against the contract, but it must not poison the pool
+  // two null rows: no validity or value bit may survive from the failed rows
+  const nulls = Uint8Array.from([0x00, 0x00, 0x00, 0x00]);
+  assert.deepStrictEqual(decodeBlockWith('auto', schemaJson, nulls, 2), decodeBlockWith('js', schemaJson, nulls, 2));
 });

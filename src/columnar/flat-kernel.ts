@@ -235,10 +235,10 @@ export class FlatKernel {
     const used = this.n;
     for (const c of this.columns) {
       const bits = (cap + 7) >> 3;
-      if (c.plan.nullIndex >= 0) c.valid = this.move(c.valid, bits, (used + 7) >> 3, true);
-      if (c.kind === K_BOOL) c.values = this.move(c.values, bits, (used + 7) >> 3, true);
-      else if (c.kind === K_VAR) c.values = this.move(c.values, 4 * (cap + 1), 4 * (used + 1), true);
-      else c.values = this.move(c.values, c.width * cap, c.width * used, false);
+      if (c.plan.nullIndex >= 0) c.valid = this.move(c.valid, bits, (used + 7) >> 3);
+      if (c.kind === K_BOOL) c.values = this.move(c.values, bits, (used + 7) >> 3);
+      else if (c.kind === K_VAR) c.values = this.move(c.values, 4 * (cap + 1), 4 * (used + 1));
+      else c.values = this.move(c.values, c.width * cap, c.width * used);
       this.writeRegions(c);
     }
     this.rowCap = cap;
@@ -246,16 +246,18 @@ export class FlatKernel {
 
   /** Gives a string column's data region at least `cap` bytes (copying what it holds). */
   private growData(c: KernelColumn, cap: number): void {
-    c.data = this.move(c.data, grown(c.data?.cap ?? 0, cap), this.u32[c.word + 6]!, false);
+    c.data = this.move(c.data, grown(c.data?.cap ?? 0, cap), this.u32[c.word + 6]!);
     this.writeRegions(c);
   }
 
-  /** A new region of `cap` bytes holding the first `used` bytes of `from`; zeroed past them when `zero`. */
-  private move(from: Region | undefined, cap: number, used: number, zero: boolean): Region {
+  /**
+   * A new region of `cap` bytes holding the first `used` bytes of `from`, zero past them (the
+   * bitmaps rely on it): regions are bump-allocated, never reused, and a wasm memory's new
+   * pages are zero.
+   */
+  private move(from: Region | undefined, cap: number, used: number): Region {
     const to = this.alloc(cap);
     if (from && used > 0) this.u8.copyWithin(to.at, from.at, from.at + used);
-    // memory past `top` is fresh (zero) unless a region was freed below it, which never happens
-    if (zero) this.u8.fill(0, to.at + used, to.at + cap);
     return to;
   }
 

@@ -145,7 +145,13 @@ export class RecordDecoder {
       const byteRoom = Math.max(1, Math.floor((this.bounds.maxBytes - this.bytes) / Math.max(1, end / count)));
       const k = Math.min(count - done, room, byteRoom, SLICE_ROWS);
       const start = pos;
-      pos = this.kernel ? this.decodeOnKernel(this.kernel, data, pos, end, k, done) : this.decodeOnJs(this.instance!, data, pos, end, k, done, this.rows);
+      try {
+        pos = this.kernel ? this.decodeOnKernel(this.kernel, data, pos, end, k, done) : this.decodeOnJs(this.instance!, data, pos, end, k, done, this.rows);
+      } catch (err) {
+        // the failed rows are half written (validity bits, values): never hand the engine back
+        this.released = true;
+        throw err;
+      }
       done += k;
       this.rows += k;
       this.bytes += pos - start;
@@ -163,8 +169,8 @@ export class RecordDecoder {
   }
 
   /**
-   * Hands the builders back for the next reader of this schema. Call after the last flush;
-   * after an error the builders hold partial rows and are simply dropped.
+   * Hands the builders (or the kernel) back for the next reader of this schema. Call after the
+   * last flush; after an error they hold partial rows and are dropped, whether or not this is called.
    */
   close(): void {
     if (this.released || this.rows > 0) return;
