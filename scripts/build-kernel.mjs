@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Compiles each C kernel in src/columnar/kernel/ (flat-decoder.c, scatter.c) to WebAssembly and
+// Compiles each C kernel (src/columnar/kernel/flat-decoder.c and scatter.c, src/sink/kernel/page-encoder.c) to WebAssembly and
 // writes the module, base64, with the source's SHA-256, to <name>.wasm.ts beside it (committed,
 // so a clean clone needs no C compiler; a test fails when a C source and its module drift).
 // Needs clang and wasm-ld with the wasm32 target (Debian: apt-get install clang-14 lld-14).
@@ -9,12 +9,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const dir = new URL('../src/columnar/kernel/', import.meta.url).pathname;
+const columnar = new URL('../src/columnar/kernel/', import.meta.url).pathname;
+const sink = new URL('../src/sink/kernel/', import.meta.url).pathname;
 const onPath = (name) => process.env.PATH.split(':').some((d) => existsSync(join(d, name)));
 const clang = process.env.CLANG ?? (onPath('clang') ? 'clang' : '/usr/lib/llvm-14/bin/clang');
-for (const name of ['flat-decoder', 'scatter']) build(name);
+for (const [dir, name] of [[columnar, 'flat-decoder'], [columnar, 'scatter'], [sink, 'page-encoder']]) build(dir, name);
 
-function build(name) {
+function build(dir, name) {
   const source = join(dir, `${name}.c`);
   const tmp = mkdtempSync(join(tmpdir(), 'heaplake-kernel-'));
   const out = join(tmp, `${name}.wasm`);

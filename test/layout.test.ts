@@ -87,12 +87,13 @@ test('every case of the bad-input catalogue and every promise of ../shared/docs/
 });
 
 test('the committed WebAssembly kernels were built from the committed C sources (scripts/build-kernel.mjs)', async () => {
-  for (const [name, exports] of [
-    ['flat-decoder', ['decode']],
-    ['scatter', ['scatter']],
+  for (const [dir, name, exports] of [
+    ['columnar', 'flat-decoder', ['decode']],
+    ['columnar', 'scatter', ['scatter']],
+    ['sink', 'page-encoder', ['copy_bits', 'add_u32', 'page_end', 'dict_build', 'dict_page', 'data_page', 'chunk_stats']],
   ] as const) {
-    const { KERNEL_SOURCE_SHA256, KERNEL_WASM_BASE64 } = (await import(`../src/columnar/kernel/${name}.wasm.js`)) as { KERNEL_SOURCE_SHA256: string; KERNEL_WASM_BASE64: string };
-    const source = readFileSync(join(ROOT, `src/columnar/kernel/${name}.c`));
+    const { KERNEL_SOURCE_SHA256, KERNEL_WASM_BASE64 } = (await import(`../src/${dir}/kernel/${name}.wasm.js`)) as { KERNEL_SOURCE_SHA256: string; KERNEL_WASM_BASE64: string };
+    const source = readFileSync(join(ROOT, `src/${dir}/kernel/${name}.c`));
     assert.equal(createHash('sha256').update(source).digest('hex'), KERNEL_SOURCE_SHA256, `${name}.c changed: run node scripts/build-kernel.mjs`);
     const bytes = Buffer.from(KERNEL_WASM_BASE64, 'base64');
     assert.deepStrictEqual(WebAssembly.Module.exports(new WebAssembly.Module(bytes)).map((e) => e.name), exports);

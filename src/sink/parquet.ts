@@ -15,6 +15,9 @@ import { basename, dirname, join } from 'node:path';
 import * as pw from 'parquet-wasm';
 import { RecordBatch, RecordBatchStreamWriter, Table, tableFromIPC, tableToIPC, type Schema, Type, type Field, type DataType } from 'apache-arrow';
 import { nearlyUniqueColumns } from './dictionary-choice.js';
+import { columnLayouts } from './parquet-format.js';
+import { CODEC_ID, pageCompressor } from './page-codecs.js';
+import { writeParquetNative } from './parquet-writer.js';
 import { HeaplakeError, SinkError, UnsupportedError } from '../errors.js';
 import { DEFAULT_PARQUET_COMPRESSION, DEFAULT_ROW_GROUP_ROWS, type ParquetCompression } from '../defaults.js';
 
@@ -30,6 +33,19 @@ export interface ParquetWriteOptions {
   rowGroupRows?: number;
   /** Key/value metadata stored in the Parquet footer (as one JSON object under the key `heaplake`). */
   metadata?: ReadonlyMap<string, string>;
+  /**
+   * Which encoder writes the file: heaplake's own (parquet-writer.ts, the default for flat
+   * tables whose codec loads here) or parquet-wasm (every other table, or when asked).
+   */
+  writer?: ParquetWriter;
+}
+
+export type ParquetWriter = 'heaplake' | 'parquet-wasm';
+
+/** The writer a file of `schema` gets with `options`: heaplake's own unless it cannot write it. */
+export function chosenWriter(schema: Schema, options: ParquetWriteOptions = {}): ParquetWriter {
+  if (options.writer === 'parquet-wasm') return 'parquet-wasm';
+  return columnLayouts(schema) && pageCompressor(options.compression ?? DEFAULT_PARQUET_COMPRESSION) ? 'heaplake' : 'parquet-wasm';
 }
 
 const CODEC: Record<ParquetCompression, pw.Compression> = {
@@ -53,6 +69,13 @@ export function checkParquetCompatible(schema: Schema): void {
   for (const f of schema.fields) visit(f, f.name);
 }
 
+/** The footer's key/value metadata: one key, `heaplake`, holding all of `metadata` as JSON. */
+function footerMetadata(options: ParquetWriteOptions): Map<string, string> {
+  if (!options.metadata || options.metadata.size === 0) return new Map();
+  const entries = [...options.metadata].sort(([a], [b]) => (a < b ? -1 : 1));
+  return new Map([['heaplake', JSON.stringify(Object.fromEntries(entries))]]);
+}
+
 function writerProperties(options: ParquetWriteOptions, plainColumns: readonly string[]): pw.WriterProperties {
   let builder = new pw.WriterPropertiesBuilder()
     .setCompression(CODEC[options.compression ?? DEFAULT_PARQUET_COMPRESSION])
@@ -62,10 +85,8 @@ function writerProperties(options: ParquetWriteOptions, plainColumns: readonly s
   // parquet-wasm keeps key/value metadata in a Rust HashMap, whose order is random per run:
   // several keys would make identical runs write different bytes. One key, JSON of them all,
   // keeps files byte-for-byte reproducible.
-  if (options.metadata && options.metadata.size > 0) {
-    const entries = [...options.metadata].sort(([a], [b]) => (a < b ? -1 : 1));
-    builder = builder.setKeyValueMetadata(new Map([['heaplake', JSON.stringify(Object.fromEntries(entries))]]));
-  }
+  const metadata = footerMetadata(options);
+  if (metadata.size > 0) builder = builder.setKeyValueMetadata(metadata);
   return builder.build();
 }
 
@@ -111,6 +132,26 @@ export async function encodeParquetStream(schema: Schema, batches: AsyncIterable
   // the first batch is read before the writer starts: its values choose the column encodings
   let first: IteratorResult<RecordBatch> | undefined = await iterator.next();
   const plainColumns = first.done ? [] : nearlyUniqueColumns(first.value);
+  if (chosenWriter(schema, options) === 'heaplake') {
+    const compression = options.compression ?? DEFAULT_PARQUET_COMPRESSION;
+    async function* all(): AsyncGenerator<RecordBatch> {
+      if (first && !first.done) yield first.value;
+      first = undefined;
+      for (let step = await iterator.next(); !step.done; step = await iterator.next()) yield step.value;
+    }
+    return Readable.from(
+      writeParquetNative(schema, all(), {
+        layouts: columnLayouts(schema)!,
+        compress: pageCompressor(compression)!,
+        codec: CODEC_ID[compression],
+        rowGroupRows: options.rowGroupRows ?? DEFAULT_ROW_GROUP_ROWS,
+        plainColumns: new Set(plainColumns),
+        keyValues: footerMetadata(options),
+        createdBy: 'heaplake',
+      }),
+      { objectMode: false },
+    );
+  }
   let wroteAny = false;
   const input = new ReadableStream<pw.RecordBatch>({
     async pull(controller) {

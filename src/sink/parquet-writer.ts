@@ -1,0 +1,120 @@
+/**
+ * heaplake's own Parquet writer for flat tables: Arrow RecordBatches in, the bytes of one
+ * Parquet file out, row group by row group. Each column chunk is encoded by the page-encoder
+ * kernel straight from the batches' Arrow buffers (no Arrow IPC, no copy into another
+ * library's memory) and its pages compressed as they come; a row group is held as Arrow
+ * batches until it is full, then leaves as compressed bytes.
+ *
+ * Why not parquet-wasm for these: in a 1M-row one-core conversion profile (node --cpu-prof,
+ * 2026-12-05) parquet-wasm took 5.7 s of 16.4 s, and writing 336k lake rows with compression
+ * off still took 0.84 s, 170 MB/s of plain values; zstd added only ~0.3 s. The encoding, not
+ * the compression, was the cost. Tables with other column types still go to parquet-wasm
+ * (parquet.ts decides).
+ *
+ * Files carry the Arrow schema (key ARROW:schema, as parquet-rs writes it), so Arrow readers
+ * get back the types that were written (timestamp time zones among them).
+ */
+import { type RecordBatch, type Schema, Table, tableToIPC } from 'apache-arrow';
+import { concatBytes } from '../bytes.js';
+import { encodeChunk, type Part } from './page-encoder.js';
+import { ENCODING, fileMetadata, pageHeader, type ChunkMeta, type ColumnLayout, type RowGroupMeta } from './parquet-format.js';
+import type { PageCompressor } from './page-codecs.js';
+
+export interface NativeWriteSettings {
+  readonly layouts: readonly ColumnLayout[];
+  readonly compress: PageCompressor;
+  readonly codec: number;
+  readonly rowGroupRows: number;
+  /** Columns written without a dictionary (nearly unique values). */
+  readonly plainColumns: ReadonlySet<string>;
+  /** Footer key/value metadata (ARROW:schema is added). */
+  readonly keyValues: ReadonlyMap<string, string>;
+  readonly createdBy: string;
+}
+
+const MAGIC = new TextEncoder().encode('PAR1');
+
+/** The Parquet file's bytes, in pieces: magic, row groups (a column chunk a piece), footer. */
+export async function* writeParquetNative(schema: Schema, batches: AsyncIterable<RecordBatch>, settings: NativeWriteSettings): AsyncGenerator<Uint8Array> {
+  const { layouts, rowGroupRows } = settings;
+  yield MAGIC;
+  let offset = MAGIC.length;
+  const groups: RowGroupMeta[] = [];
+  // columns whose dictionary overflowed once: later row groups of the file go PLAIN at once
+  const dictionaryFailed = new Set<number>();
+  let pending: { batch: RecordBatch; from: number; to: number }[] = [];
+  let pendingRows = 0;
+
+  function* flush(): Generator<Uint8Array> {
+    const chunks: ChunkMeta[] = [];
+    for (let c = 0; c < layouts.length; c++) {
+      const layout = layouts[c]!;
+      const parts: Part[] = pending.map((p) => ({ data: p.batch.data.children[c]!, from: p.from, to: p.to }));
+      const pieces: Uint8Array[] = [];
+      let size = 0;
+      let uncompressed = 0;
+      let dictionaryPageOffset: number | undefined;
+      let dataPageOffset: number | undefined;
+      const wantDictionary = !settings.plainColumns.has(layout.name) && !dictionaryFailed.has(c);
+      const summary = encodeChunk(layout.kind, parts, wantDictionary, (body, info) => {
+        const compressed = settings.compress(body);
+        const header = pageHeader(info.dictionary, body.length, compressed.length, info.count, info.encoding);
+        if (info.dictionary) dictionaryPageOffset = offset + size;
+        else dataPageOffset ??= offset + size;
+        pieces.push(header, compressed);
+        size += header.length + compressed.length;
+        uncompressed += header.length + body.length;
+      });
+      if (wantDictionary && !summary.dictionary) dictionaryFailed.add(c);
+      const encodings = summary.dictionary ? [ENCODING.PLAIN, ENCODING.RLE, ENCODING.RLE_DICTIONARY] : [ENCODING.PLAIN, ENCODING.RLE];
+      chunks.push({
+        layout,
+        summary,
+        codec: settings.codec,
+        encodings,
+        start: offset,
+        dataPageOffset: dataPageOffset!,
+        ...(dictionaryPageOffset !== undefined ? { dictionaryPageOffset } : {}),
+        compressed: size,
+        uncompressed,
+      });
+      offset += size;
+      yield concatBytes(pieces, size);
+    }
+    groups.push({ rows: pendingRows, chunks });
+    pending = [];
+    pendingRows = 0;
+  }
+
+  for await (const batch of batches) {
+    if (batch.numCols !== layouts.length) throw new Error(`a batch has ${batch.numCols} columns, the file ${layouts.length}`);
+    let from = 0;
+    while (from < batch.numRows) {
+      const take = Math.min(batch.numRows - from, rowGroupRows - pendingRows);
+      pending.push({ batch, from, to: from + take });
+      pendingRows += take;
+      from += take;
+      if (pendingRows === rowGroupRows) yield* flush();
+    }
+  }
+  if (pendingRows > 0) yield* flush();
+
+  const keyValues = new Map(settings.keyValues);
+  keyValues.set('ARROW:schema', arrowSchemaText(schema));
+  const footer = fileMetadata(layouts, groups, keyValues, settings.createdBy);
+  const tail = new Uint8Array(footer.length + 8);
+  tail.set(footer);
+  new DataView(tail.buffer).setUint32(footer.length, footer.length, true);
+  tail.set(MAGIC, footer.length + 4);
+  yield tail;
+}
+
+/**
+ * The Arrow schema as parquet-rs stores it: base64 of the IPC schema message with its
+ * continuation marker and length (the first message of an IPC stream).
+ */
+function arrowSchemaText(schema: Schema): string {
+  const stream = tableToIPC(new Table(schema), 'stream');
+  const length = new DataView(stream.buffer, stream.byteOffset + 4, 4).getInt32(0, true);
+  return Buffer.from(stream.subarray(0, 8 + length)).toString('base64');
+}
