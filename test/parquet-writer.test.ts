@@ -233,8 +233,11 @@ test('tables the writer does not take go to parquet-wasm, and so do files it is 
   assertSameTable(theirs, batches);
 });
 
-test('the key/value metadata is kept, and a file is the same bytes every time', async () => {
-  const batches = [batch(EVERY_TYPE, 2_000, 0, 5)];
+test('the key/value metadata and the lake field ids are kept, and a file is the same bytes every time', async () => {
+  const plain = batch(EVERY_TYPE, 2_000, 0, 5);
+  // the lake schema's stable ids (schema/merge.ts) ride on the Arrow fields
+  const schema = new Schema(plain.schema.fields.map((f, k) => new Field(f.name, f.type, true, new Map([['PARQUET:field_id', String(100 + k)]]))));
+  const batches = [new RecordBatch(schema, plain.data)];
   const metadata = new Map([['b', '2'], ['a', '1']]);
   const one = await write(batches, { metadata });
   const two = await write(batches, { metadata });
@@ -243,6 +246,7 @@ test('the key/value metadata is kept, and a file is the same bytes every time', 
   const kv = new Map(meta.key_value_metadata!.map((e) => [e.key, e.value]));
   assert.equal(kv.get('heaplake'), JSON.stringify({ a: '1', b: '2' }));
   assert.ok(kv.get('ARROW:schema'), 'the Arrow schema is stored as parquet-rs stores it');
+  assert.deepEqual(meta.schema.slice(1).map((e) => e.field_id), schema.fields.map((_, k) => 100 + k));
   // and it is read from a real file written through the sink
   const dir = tmp();
   try {

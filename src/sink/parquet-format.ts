@@ -85,7 +85,10 @@ function layoutOf(f: ArrowField): ColumnLayout | undefined {
     default:
       return undefined;
   }
-  const element = struct([1, i32(physical)], [3, i32(OPTIONAL)], [4, string(f.name)], [6, converted === undefined ? undefined : i32(converted)], [10, logical]);
+  // the lake's stable column ids (schema/merge.ts), where Arrow keeps them for Parquet writers
+  const id = f.metadata.get('PARQUET:field_id');
+  const fieldId = id !== undefined && /^-?\d+$/.test(id) ? i32(Number(id)) : undefined;
+  const element = struct([1, i32(physical)], [3, i32(OPTIONAL)], [4, string(f.name)], [6, converted === undefined ? undefined : i32(converted)], [9, fieldId], [10, logical]);
   return { name: f.name, kind, physical, element };
 }
 
