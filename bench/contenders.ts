@@ -62,11 +62,12 @@ const outputName = (output: string, f: { table: string; path: string }) => {
   return join(output, f.table, `${f.path.split('/').slice(-3, -2)[0]}-${f.path.split('/').pop()!.replace(/\.avro$/, '')}.parquet`);
 };
 
-const heaplake = (name: string, description: string, options: { workers: number; parallelDecompression?: boolean; maxTaskBytes?: number }): Contender => ({
+const heaplake = (name: string, description: string, options: { workers: number; parallelDecompression?: boolean; maxTaskBytes?: number }, env?: Record<string, string>): Contender => ({
   name,
   description,
   writes: true,
   dedupes: true,
+  ...(env ? { env } : {}),
   async run(input, output) {
     // the built package, as users run it (its worker processes are plain JavaScript too)
     const { convert } = (await import(join(ROOT, 'dist', 'index.js'))) as typeof import('../src/index.js');
@@ -281,6 +282,7 @@ const cli: Contender = {
 export const CONTENDERS: readonly Contender[] = [
   heaplake('heaplake', `heaplake library, convert() with workers = cores (${availableParallelism()})`, { workers: availableParallelism() }),
   heaplake('heaplake-1core', 'heaplake library on one core: one process, no decompression thread', { workers: 1, parallelDecompression: false }),
+  heaplake('heaplake-1core-parquetwasm', 'heaplake on one core with every file written by parquet-wasm (HEAPLAKE_PARQUET_WRITER=parquet-wasm), the writer before 2026-12-05', { workers: 1, parallelDecompression: false }, { HEAPLAKE_PARQUET_WRITER: 'parquet-wasm' }),
   heaplake('heaplake-1core-whole', 'heaplake on one core with tables never split into key buckets (one task per table: memory grows with the table)', {
     workers: 1,
     parallelDecompression: false,

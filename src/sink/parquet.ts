@@ -42,9 +42,13 @@ export interface ParquetWriteOptions {
 
 export type ParquetWriter = 'heaplake' | 'parquet-wasm';
 
-/** The writer a file of `schema` gets with `options`: heaplake's own unless it cannot write it. */
+/**
+ * The writer a file of `schema` gets with `options`: heaplake's own unless it cannot write it.
+ * HEAPLAKE_PARQUET_WRITER=parquet-wasm in the environment (inherited by worker processes) asks
+ * for parquet-wasm everywhere: a switch for comparing the two writers in one conversion.
+ */
 export function chosenWriter(schema: Schema, options: ParquetWriteOptions = {}): ParquetWriter {
-  if (options.writer === 'parquet-wasm') return 'parquet-wasm';
+  if ((options.writer ?? process.env['HEAPLAKE_PARQUET_WRITER']) === 'parquet-wasm') return 'parquet-wasm';
   return columnLayouts(schema) && pageCompressor(options.compression ?? DEFAULT_PARQUET_COMPRESSION) ? 'heaplake' : 'parquet-wasm';
 }
 
