@@ -15,7 +15,8 @@ import type { Target } from './sink/target.js';
 import type { TablePlan } from './manifest/plan.js';
 import { isEventLike, microsColumns } from './manifest/tables.js';
 import { openAvro } from './columnar/read-avro.js';
-import { dataBytes, gatherColumn, isValid, newGatherStats, type RowRefs } from './columnar/gather.js';
+import { dataBytes, gatherColumn, isValid, newGatherStats, type GatherStats, type RowRefs } from './columnar/gather.js';
+import { regroupRows } from './columnar/regroup.js';
 import { lakeSchema, mergeColumns, typeSpec, type TypeSpec } from './schema/merge.js';
 import { dedupe } from './dedupe/dedupe.js';
 import { KeyIndex } from './dedupe/key-index.js';
@@ -360,9 +361,17 @@ export async function runTableTask(plan: TablePlan, ctx: TaskContext): Promise<T
   const rowBytes = Math.max(1, bytesPerRow(sources.map((s) => s.batch)));
   const rowGroupRows = Math.min(1 << 20, Math.max(1024, Math.floor((128 << 20) / rowBytes)));
   const rowsPerFile = Math.max(1, Math.min(ctx.maxRowsPerFile, Math.floor((1 << 30) / rowBytes)));
+  // the new rows, one batch per partition (regroup.ts); the sources are then let go
+  const regrouped = regroupByPartition(columns, schema, partitions, incoming, winners, sources, sourceColumn, gatherStats);
+  if (regrouped) {
+    columnsOf.delete(sources);
+    parsedTime.clear();
+    sources.length = 0;
+  }
   for (const partition of partitions) {
-    const batches: SourceBatch[] = [...sources];
-    let refs = pick(winners, incoming.get(partition) ?? []);
+    const part = regrouped?.get(partition);
+    const batches: SourceBatch[] = part ? [part] : [...sources];
+    let refs = part ? refsFrom(batches) : pick(winners, incoming.get(partition) ?? []);
     if (plan.mode === 'merge') {
       const lakeRefs: { batch: number[]; row: number[] } = { batch: [], row: [] };
       for (const f of oldFiles.filter((o) => o.partition === partition)) {
@@ -546,9 +555,53 @@ async function* outputBatches(
   for (let start = 0; start < refs.length; start += OUTPUT_BATCH_ROWS) {
     const count = Math.min(OUTPUT_BATCH_ROWS, refs.length - start);
     const slice = { batch: refs.batch.subarray(start, start + count), row: refs.row.subarray(start, start + count), length: count };
-    const children = columns.map((c) => gather(c.type, c.name, slice, batches));
+    const run = singleRun(slice);
+    const children = columns.map((c) => {
+      // consecutive rows of one batch, already of the lake's type (a regrouped partition's): a slice, no copy
+      const d = run ? column(batches[run.batch]!.batch, c.name) : undefined;
+      if (d && typeSpec(d.type, 'column') === c.type) return d.slice(run!.row, count);
+      return gather(c.type, c.name, slice, batches);
+    });
     yield new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: count, nullCount: 0, children }));
   }
+}
+
+/**
+ * Each partition's new rows as one batch of the lake's schema, in the order they are written
+ * (columnar/regroup.ts), or undefined when the rows do not come batch after batch (they are
+ * gathered from the sources instead).
+ */
+function regroupByPartition(
+  columns: readonly LakeColumn[],
+  schema: Schema,
+  partitions: readonly (string | null)[],
+  incoming: ReadonlyMap<string | null, Int32Array>,
+  winners: RowRefs,
+  sources: readonly SourceBatch[],
+  sourceColumn: (batches: readonly SourceBatch[], name: string) => (Data | undefined)[],
+  stats: GatherStats,
+): Map<string | null, SourceBatch> | undefined {
+  const groups = partitions.filter((p) => incoming.has(p));
+  const refs = groups.map((p) => pick(winners, incoming.get(p)!));
+  const regrouped = regroupRows(
+    columns.map((c) => c.type),
+    (c) => sourceColumn(sources, columns[c]!.name),
+    sources.length,
+    refs,
+    stats,
+  );
+  if (!regrouped) return undefined;
+  const type = new Struct(schema.fields);
+  return new Map(groups.map((p, k) => [p, { batch: new RecordBatch(schema, makeData({ type, length: refs[k]!.length, nullCount: 0, children: regrouped[k]! })), dump: -1 }]));
+}
+
+/** The batch and first row when `refs` are consecutive rows of one batch. */
+function singleRun(refs: RowRefs): { batch: number; row: number } | undefined {
+  if (refs.length === 0) return undefined;
+  const b = refs.batch[0]!;
+  const r0 = refs.row[0]!;
+  for (let i = 1; i < refs.length; i++) if (refs.batch[i] !== b || refs.row[i] !== r0 + i) return undefined;
+  return { batch: b, row: r0 };
 }
 
 /** Average bytes of Arrow buffers per row. */
