@@ -36,6 +36,12 @@ export interface Contender {
   readonly dedupes: boolean;
   /** Environment the process needs (e.g. a thread count). */
   readonly env?: Record<string, string>;
+  /**
+   * CPUs the process is pinned to (`taskset -c`, Linux). A thread count of one is not one core:
+   * heaplake in one process keeps ~1.4 cores busy (V8's collector and compiler threads, libuv's
+   * file I/O), so the `-1cpu` contenders pin everything to CPU 0 to measure one core.
+   */
+  readonly cpus?: string;
   run(input: string, output: string): Promise<ContenderResult>;
 }
 
@@ -62,12 +68,13 @@ const outputName = (output: string, f: { table: string; path: string }) => {
   return join(output, f.table, `${f.path.split('/').slice(-3, -2)[0]}-${f.path.split('/').pop()!.replace(/\.avro$/, '')}.parquet`);
 };
 
-const heaplake = (name: string, description: string, options: { workers: number; parallelDecompression?: boolean; maxTaskBytes?: number }, env?: Record<string, string>): Contender => ({
+const heaplake = (name: string, description: string, options: { workers: number; parallelDecompression?: boolean; maxTaskBytes?: number }, env?: Record<string, string>, cpus?: string): Contender => ({
   name,
   description,
   writes: true,
   dedupes: true,
   ...(env ? { env } : {}),
+  ...(cpus ? { cpus } : {}),
   async run(input, output) {
     // the built package, as users run it (its worker processes are plain JavaScript too)
     const { convert } = (await import(join(ROOT, 'dist', 'index.js'))) as typeof import('../src/index.js');
@@ -194,12 +201,13 @@ const avscParquetjs: Contender = {
   },
 };
 
-const polars = (name: string, threads: number | undefined): Contender => ({
+const polars = (name: string, threads: number | undefined, cpus?: string): Contender => ({
   name,
-  description: `nodejs-polars readAvro → writeParquet per file (native Rust reader${threads ? `, POLARS_MAX_THREADS=${threads}` : ', all cores'})`,
+  description: `nodejs-polars readAvro → writeParquet per file (native Rust reader${threads ? `, POLARS_MAX_THREADS=${threads}` : ', all cores'}${cpus ? `, pinned to CPU ${cpus}` : ''})`,
   writes: true,
   dedupes: false,
   ...(threads ? { env: { POLARS_MAX_THREADS: String(threads) } } : {}),
+  ...(cpus ? { cpus } : {}),
   async run(input, output) {
     const pl = peers('nodejs-polars') as { readAvro(path: string): { height: number; writeParquet(path: string, options: { compression: string }): void } };
     let rows = 0;
@@ -282,6 +290,7 @@ const cli: Contender = {
 export const CONTENDERS: readonly Contender[] = [
   heaplake('heaplake', `heaplake library, convert() with workers = cores (${availableParallelism()})`, { workers: availableParallelism() }),
   heaplake('heaplake-1core', 'heaplake library on one core: one process, no decompression thread', { workers: 1, parallelDecompression: false }),
+  heaplake('heaplake-1cpu', 'heaplake-1core pinned to CPU 0 (taskset): its helper threads share the one core', { workers: 1, parallelDecompression: false }, undefined, '0'),
   heaplake('heaplake-1core-parquetwasm', 'heaplake on one core with every file written by parquet-wasm (HEAPLAKE_PARQUET_WRITER=parquet-wasm), the writer before 2026-12-05', { workers: 1, parallelDecompression: false }, { HEAPLAKE_PARQUET_WRITER: 'parquet-wasm' }),
   heaplake('heaplake-1core-whole', 'heaplake on one core with tables never split into key buckets (one task per table: memory grows with the table)', {
     workers: 1,
@@ -291,6 +300,7 @@ export const CONTENDERS: readonly Contender[] = [
   cli,
   polars('polars', undefined),
   polars('polars-1core', 1),
+  polars('polars-1cpu', 1, '0'),
   avscArrowParquetWasm,
   avscParquetjs,
   floorRead,

@@ -39,7 +39,11 @@ const sizes = args.sizes!.split(',').map(Number);
 const codecs = args.codecs!.split(',');
 const runs = Number(args.runs);
 const budget = Number(args.budget);
-const chosen = args.contenders ? CONTENDERS.filter((c) => args.contenders!.split(',').includes(c.name)) : CONTENDERS;
+const wanted = args.contenders ? CONTENDERS.filter((c) => args.contenders!.split(',').includes(c.name)) : CONTENDERS;
+// pinned contenders need taskset (util-linux) and a CPU 0; without it they are left out, said so
+const canPin = process.platform === 'linux' && !spawnSync('taskset', ['-c', '0', 'true']).error;
+const chosen = canPin ? wanted : wanted.filter((c) => !c.cpus);
+if (!canPin && chosen.length < wanted.length) console.error(`taskset is not available: left out ${wanted.filter((c) => c.cpus).map((c) => c.name).join(', ')}`);
 if (!existsSync(join(ROOT, 'bench/peers/node_modules/nodejs-polars')) && chosen.some((c) => c.name.startsWith('polars') || c.name.includes('parquetjs'))) {
   throw new Error('the peers are not installed: npm run bench:install');
 }
@@ -99,7 +103,10 @@ function runOnce(c: Contender, input: string, expected: number): Promise<Run> {
   const output = join(scratch, 'out');
   const started = performance.now();
   return new Promise<Run>((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/run-contender.ts'), c.name, input, output], {
+    const command = [process.execPath, '--import', 'tsx', join(ROOT, 'bench/run-contender.ts'), c.name, input, output];
+    // taskset execs the command in its own process: the pid, and so the sampled tree, is the same
+    const pinned = c.cpus ? ['taskset', '-c', c.cpus, ...command] : command;
+    const child = spawn(pinned[0]!, pinned.slice(1), {
       cwd: ROOT,
       env: { ...process.env, ...c.env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -223,14 +230,17 @@ function markdown(): string {
       const h = get('heaplake', size, codec);
       const h1 = get('heaplake-1core', size, codec);
       const p1 = get('polars-1core', size, codec);
+      const hc = get('heaplake-1cpu', size, codec);
+      const pc = get('polars-1cpu', size, codec);
       const pj = get('avsc-parquetjs', size, codec);
       const fl = get('floor-decompress', size, codec);
       const r = (a?: Figure, b?: Figure) => (a?.rowsPerSecond && b?.rowsPerSecond ? a.rowsPerSecond / b.rowsPerSecond : undefined);
       const parts = [
-        `one core vs polars-1core ${fmt(r(h1, p1), 2)}× (≥ 1.0)`,
+        `one process vs polars-1core ${fmt(r(h1, p1), 2)}× (≥ 1.0)`,
+        `pinned to one CPU vs polars-1cpu ${fmt(r(hc, pc), 2)}× (≥ 1.0)`,
         `vs avsc-parquetjs ${fmt(r(h1, pj), 1)}× on one core, ${fmt(r(h, pj), 1)}× on all (≥ 10)`,
         `decompress floor is ${fmt(r(fl, h1), 2)}× heaplake-1core (≤ 3)`,
-        `2 cores over 1 ${fmt(r(h, h1), 2)}× (≥ 1.7)`,
+        `2 cores over one process ${fmt(r(h, h1), 2)}×, over one pinned CPU ${fmt(r(h, hc), 2)}× (≥ 1.7)`,
         `peak RSS ${fmt(h1?.peakRssMiB)} MiB on one core, ${fmt(h?.peakRssMiB)} MiB with workers (all processes; ≤ 512)`,
       ];
       lines.push(`- ${size.toLocaleString('en-US')} ${codec}: ${parts.join('; ')}`);
