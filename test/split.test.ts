@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { prng } from '../scripts/heap-like.js';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parquetReadObjects, asyncBufferFromFile } from 'hyparquet';
@@ -18,6 +18,8 @@ import { convert, planFile } from '../src/convert.js';
 import { HeaplakeError } from '../src/errors.js';
 import { startWorkerPool } from '../src/protocol/worker-pool.js';
 import { commitPlan } from '../src/protocol/commit-plan.js';
+import { runTask, type Receipt } from '../src/protocol/run-task.js';
+import { localSource } from '../src/source/local-source.js';
 import { localTarget } from '../src/sink/local-target.js';
 import { bucketOfHalves, bucketsOfRows } from '../src/shuffle/bucket.js';
 import { decodeSpill } from '../src/shuffle/spill.js';
@@ -124,6 +126,60 @@ test('split: one pool of worker processes serves both stages (no process is star
   assert.equal(pool.started, 2);
   await commitPlan(plan, localTarget(lake), { receipts });
   assert.deepStrictEqual(publishedFiles(lake), publishedFiles(reference));
+});
+
+test('split: this process as one of the pool\'s workers (convert\'s way): tasks shared with the worker process, receipts in task order, the same lake', async () => {
+  const reference = tmp('inline-ref');
+  const lake = tmp('inline');
+  await convert({ source: EXPORT, target: reference, ...SPLIT });
+  const plan = await planFile({ source: EXPORT, target: lake, ...SPLIT });
+  assert.ok(plan.stages.every((s) => s.length >= 2), 'each stage has work for both');
+  const target = localTarget(lake);
+  const here: number[] = [];
+  const receipts: Receipt[] = [];
+  const pool = startWorkerPool();
+  try {
+    for (const stage of plan.stages) {
+      const earlier = new Map(receipts.map((r) => [r.index, r]));
+      const inline = (i: number) => {
+        here.push(i);
+        return runTask(plan, plan.tasks[i]!, { source: localSource(EXPORT), target, spillBytes: SPLIT.spillBytes, receipts: earlier });
+      };
+      const got = await pool.run(plan, stage, 2, { spillBytes: SPLIT.spillBytes }, undefined, inline);
+      assert.deepStrictEqual(got.map((r) => r.index), stage, 'receipts in the stage\'s order');
+      receipts.push(...got);
+    }
+  } finally {
+    pool.close();
+  }
+  assert.equal(pool.started, 1, 'workers - 1 processes');
+  // the worker process is given the first task of each stage, this process the second
+  assert.ok(here.length >= plan.stages.length && here.length < plan.tasks.length, `this process ran ${here.length} of ${plan.tasks.length} tasks`);
+  await commitPlan(plan, target, { receipts });
+  assert.deepStrictEqual(publishedFiles(lake), publishedFiles(reference));
+});
+
+test('split: when a worker process fails, the task this process is running is waited for before the run fails', async () => {
+  const source = exportWith(EXPORT, readdirSync(join(EXPORT, 'manifests')));
+  const lake = tmp('inline-fail');
+  const plan = await planFile({ source, target: lake, ...SPLIT });
+  for (const d of readdirSync(source)) if (d.startsWith('sync_')) rmSync(join(source, d), { recursive: true }); // every task that reads fails
+  let settled = false;
+  const inline = async () => {
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    settled = true;
+    return {} as Receipt; // not used: the run has failed by then
+  };
+  const pool = startWorkerPool();
+  try {
+    await assert.rejects(pool.run(plan, plan.stages[0]!, 2, {}, undefined, inline), (e: unknown) => {
+      assert.ok(e instanceof HeaplakeError, String(e));
+      assert.ok(settled, 'the failure came before this process\'s task had ended');
+      return true;
+    });
+  } finally {
+    pool.close();
+  }
 });
 
 test('split: a task failing in a worker process fails the run with its typed error (file named), and nothing is committed', async () => {

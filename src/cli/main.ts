@@ -51,7 +51,7 @@ export async function main(argv: string[]): Promise<number> {
       'Convert a Heap Connect S3 export into a partitioned Parquet lake (only what is new since the last run)',
       (y) =>
         exportOptions(y)
-          .option('workers', { type: 'number', default: availableParallelism(), describe: 'worker processes for the tasks, at most (default: the number of cores)' })
+          .option('workers', { type: 'number', default: availableParallelism(), describe: 'processes running tasks at once, at most: this one and N - 1 worker processes (default: the number of cores)' })
           .option('worker-min-mb', { type: 'number', default: 16, describe: 'tasks with less input (MB) run in the main process; with fewer than two larger ones, no workers start' })
           .option('spill-dir', { type: 'string', describe: "a local folder for split tables' spills (default: the lake's staging area; for an s3:// lake, the system's temporary folder)" })
           .option('report', { type: 'string', describe: 'write the run report as JSON to this file' })

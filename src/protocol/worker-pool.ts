@@ -1,5 +1,6 @@
 /**
- * Runs a plan's tasks in N worker processes on this machine (`convert --workers N`): the same
+ * Runs a plan's tasks in worker processes on this machine (`convert --workers N`: N - 1 of them
+ * beside the main process, which takes tasks too): the same
  * tasks, receipts and commit as on a cluster, with the cores of one machine. Each worker takes
  * the next task index as it finishes one; results come back in task order whatever the timing,
  * so the lake is the same with any number of workers. The first failure stops the others.
@@ -50,8 +51,18 @@ export interface WorkerPool {
   /**
    * Runs the tasks at `indices` (one stage of the plan) in at most `workers` processes, starting
    * the ones still missing; their receipts come back in that order. A failure stops the pool.
+   * With `inline`, this process is one of the `workers`: it runs tasks through `inline` while
+   * `workers - 1` worker processes run the others (on a failure elsewhere, its task in flight
+   * is waited for before the run fails, so nothing is still writing when the caller cleans up).
    */
-  run(plan: PlanFile, indices: readonly number[], workers: number, settings: WorkerSettings, onDone?: (index: number) => void): Promise<Receipt[]>;
+  run(
+    plan: PlanFile,
+    indices: readonly number[],
+    workers: number,
+    settings: WorkerSettings,
+    onDone?: (index: number) => void,
+    inline?: (index: number) => Promise<Receipt>,
+  ): Promise<Receipt[]>;
   /** Stops every worker (idempotent; the run calls it in `finally`). */
   close(): void;
   /** Processes started so far. */
@@ -97,11 +108,12 @@ export function startWorkerPool(onProgress?: (p: { table: string; file: string; 
       return started;
     },
     close,
-    async run(plan, indices, workers, settings, onDone) {
+    async run(plan, indices, workers, settings, onDone, inline) {
       if (closed) throw new Error('the worker pool is closed');
       if (indices.length === 0) return [];
       const receipts = new Map<number, Receipt>();
       let next = 0;
+      let inlineDone: Promise<void> | undefined;
       try {
         await new Promise<void>((resolve, reject) => {
           let done = 0;
@@ -116,13 +128,16 @@ export function startWorkerPool(onProgress?: (p: { table: string; file: string; 
             const message: ToWorker = { type: 'task', plan, index: indices[next++]!, settings };
             child.send(message);
           };
+          const finished = (index: number, receipt: Receipt) => {
+            receipts.set(index, receipt);
+            onDone?.(index);
+            if (++done === indices.length) resolve();
+          };
           stage = {
             onMessage(child, m) {
               if (m.type === 'done') {
-                receipts.set(m.index, m.receipt);
-                onDone?.(m.index);
-                if (++done === indices.length) resolve();
-                else give(child);
+                finished(m.index, m.receipt);
+                give(child);
               } else if (m.type === 'failed') {
                 const e = m.error;
                 const err = e.code ? new HeaplakeError(e.code, e.detail, e.context ?? {}) : new Error(e.detail);
@@ -133,11 +148,26 @@ export function startWorkerPool(onProgress?: (p: { table: string; file: string; 
             onExit: (why) => fail(new Error(`a worker process ended (${why}) before the tasks were done`)),
           };
           const count = Math.max(1, Math.min(workers, indices.length));
-          while (children.length < count) spawn();
-          for (const child of children.slice(0, count)) give(child);
+          const processes = inline ? count - 1 : count;
+          while (children.length < processes) spawn();
+          for (const child of children.slice(0, processes)) give(child);
+          if (inline) {
+            inlineDone = (async () => {
+              while (!failed && next < indices.length) {
+                const index = indices[next++]!;
+                try {
+                  const receipt = await inline(index);
+                  if (!failed) finished(index, receipt);
+                } catch (err) {
+                  fail(err instanceof Error ? err : new Error(String(err)));
+                }
+              }
+            })();
+          }
         });
       } catch (err) {
         close(); // the other workers' tasks are abandoned with the run
+        await inlineDone; // never rejects: its failures went to fail()
         throw err;
       } finally {
         stage = undefined;
