@@ -6,10 +6,10 @@
  * package: `npm ci` for the tests stays lean.
  */
 import { spawnSync } from 'node:child_process';
-import { createReadStream, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import avro from 'avsc';
 import { Bool, Field, Float64, Int32, Int64, RecordBatch, Schema, Struct, Utf8, makeBuilder, makeData, type Builder, type DataType } from 'apache-arrow';
 import { BlockReader } from '../src/avro/block-reader.js';
@@ -17,7 +17,16 @@ import { getDecompressor } from '../src/avro/codecs.js';
 import { writeParquetFile } from '../src/sink/parquet.js';
 import { AVSC_DECOMPRESSORS, BigLong } from '../scripts/avsc-writer.js';
 
-const ROOT = join(import.meta.dirname, '..');
+/** The project folder: this module runs from bench/ (tsx) or compiled, from bench/.build/bench/. */
+const ROOT = projectRoot(import.meta.dirname);
+
+function projectRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'heaplake') return dir;
+    if (dirname(dir) === dir) throw new Error(`no heaplake package.json above ${from}`);
+  }
+}
 const peers = createRequire(join(ROOT, 'bench', 'peers', 'package.json'));
 
 export interface ContenderResult {

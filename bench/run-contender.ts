@@ -1,5 +1,5 @@
 // One contender in a fresh process (so each starts cold and its memory is its own):
-//   node --import tsx bench/run-contender.ts <name> <export dir> <output dir>
+//   node bench/.build/bench/run-contender.js <name> <export dir> <output dir>   (compiled by the suite)
 // Prints one JSON line: rows written and read, seconds (inside the process), peak RSS.
 import { CONTENDERS } from './contenders.js';
 

@@ -103,7 +103,7 @@ function runOnce(c: Contender, input: string, expected: number): Promise<Run> {
   const output = join(scratch, 'out');
   const started = performance.now();
   return new Promise<Run>((resolve) => {
-    const command = [process.execPath, '--import', 'tsx', join(ROOT, 'bench/run-contender.ts'), c.name, input, output];
+    const command = [process.execPath, join(ROOT, 'bench/.build/bench/run-contender.js'), c.name, input, output];
     // taskset execs the command in its own process: the pid, and so the sampled tree, is the same
     const pinned = c.cpus ? ['taskset', '-c', c.cpus, ...command] : command;
     const child = spawn(pinned[0]!, pinned.slice(1), {
@@ -149,9 +149,14 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
-// the heaplake contenders run the built package: build it from the current source first
+// the heaplake contenders run the built package: build it from the current source first; and
+// every contender runs from JavaScript compiled for the run (bench/.build, git-ignored), not
+// through tsx: its loader thread added ~30 MiB and ~0.7 s of compilation to each process
 const build = spawnSync('npm', ['run', 'build'], { cwd: ROOT, encoding: 'utf8' });
 if (build.status !== 0) throw new Error(`npm run build failed: ${build.stderr}`);
+rmSync(join(ROOT, 'bench/.build'), { recursive: true, force: true });
+const benchBuild = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.bench.json')], { cwd: ROOT, encoding: 'utf8' });
+if (benchBuild.status !== 0) throw new Error(`compiling the contenders failed: ${benchBuild.stdout}${benchBuild.stderr}`);
 
 const figures: Figure[] = [];
 const log = (line: string) => process.stderr.write(line + '\n');
