@@ -297,7 +297,7 @@ const cli: Contender = {
 };
 
 export const CONTENDERS: readonly Contender[] = [
-  heaplake('heaplake', `heaplake library, convert() with workers = cores (${availableParallelism()})`, { workers: availableParallelism() }),
+  heaplake('heaplake', `heaplake library, convert() with workers = cores (${availableParallelism()}: this process and ${availableParallelism() - 1} worker process(es))`, { workers: availableParallelism() }),
   heaplake('heaplake-1core', 'heaplake library on one core: one process, no decompression thread', { workers: 1, parallelDecompression: false }),
   heaplake('heaplake-1cpu', 'heaplake-1core pinned to CPU 0 (taskset): its helper threads share the one core', { workers: 1, parallelDecompression: false }, undefined, '0'),
   heaplake('heaplake-1core-parquetwasm', 'heaplake on one core with every file written by parquet-wasm (HEAPLAKE_PARQUET_WRITER=parquet-wasm), the writer before 2026-12-05', { workers: 1, parallelDecompression: false }, { HEAPLAKE_PARQUET_WRITER: 'parquet-wasm' }),
