@@ -145,7 +145,7 @@ test('split: this process as one of the pool\'s workers (convert\'s way): tasks 
         here.push(i);
         return runTask(plan, plan.tasks[i]!, { source: localSource(EXPORT), target, spillBytes: SPLIT.spillBytes, receipts: earlier });
       };
-      const got = await pool.run(plan, stage, 2, { spillBytes: SPLIT.spillBytes }, undefined, inline);
+      const got = await pool.run(plan, stage, 2, { spillBytes: SPLIT.spillBytes }, { inline });
       assert.deepStrictEqual(got.map((r) => r.index), stage, 'receipts in the stage\'s order');
       receipts.push(...got);
     }
@@ -172,7 +172,7 @@ test('split: when a worker process fails, the task this process is running is wa
   };
   const pool = startWorkerPool();
   try {
-    await assert.rejects(pool.run(plan, plan.stages[0]!, 2, {}, undefined, inline), (e: unknown) => {
+    await assert.rejects(pool.run(plan, plan.stages[0]!, 2, {}, { inline }), (e: unknown) => {
       assert.ok(e instanceof HeaplakeError, String(e));
       assert.ok(settled, 'the failure came before this process\'s task had ended');
       return true;

@@ -46,23 +46,24 @@ export function workerEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return { ...env, GLIBC_TUNABLES: env.GLIBC_TUNABLES ?? 'glibc.malloc.hugetlb=1' };
 }
 
+export interface RunHooks {
+  /** A task finished (wherever it ran). */
+  readonly onDone?: (index: number) => void;
+  /**
+   * Makes this process one of the `workers`: it runs tasks through `inline` while `workers - 1`
+   * worker processes run the others. On a failure elsewhere its task in flight is waited for
+   * before the run fails, so nothing is still writing when the caller cleans up.
+   */
+  readonly inline?: (index: number) => Promise<Receipt>;
+}
+
 /** Worker processes that live for a whole run: every stage's tasks go to the same processes. */
 export interface WorkerPool {
   /**
    * Runs the tasks at `indices` (one stage of the plan) in at most `workers` processes, starting
    * the ones still missing; their receipts come back in that order. A failure stops the pool.
-   * With `inline`, this process is one of the `workers`: it runs tasks through `inline` while
-   * `workers - 1` worker processes run the others (on a failure elsewhere, its task in flight
-   * is waited for before the run fails, so nothing is still writing when the caller cleans up).
    */
-  run(
-    plan: PlanFile,
-    indices: readonly number[],
-    workers: number,
-    settings: WorkerSettings,
-    onDone?: (index: number) => void,
-    inline?: (index: number) => Promise<Receipt>,
-  ): Promise<Receipt[]>;
+  run(plan: PlanFile, indices: readonly number[], workers: number, settings: WorkerSettings, hooks?: RunHooks): Promise<Receipt[]>;
   /** Stops every worker (idempotent; the run calls it in `finally`). */
   close(): void;
   /** Processes started so far. */
@@ -108,7 +109,7 @@ export function startWorkerPool(onProgress?: (p: { table: string; file: string; 
       return started;
     },
     close,
-    async run(plan, indices, workers, settings, onDone, inline) {
+    async run(plan, indices, workers, settings, { onDone, inline } = {}) {
       if (closed) throw new Error('the worker pool is closed');
       if (indices.length === 0) return [];
       const receipts = new Map<number, Receipt>();
