@@ -47,7 +47,7 @@ export interface Contender {
   readonly env?: Record<string, string>;
   /**
    * CPUs the process is pinned to (`taskset -c`, Linux). A thread count of one is not one core:
-   * heaplake in one process keeps ~1.4 cores busy (V8's collector and compiler threads, libuv's
+   * heaplake in one process keeps ~1.5 cores busy (V8's collector and compiler threads, libuv's
    * file I/O), so the `-1cpu` contenders pin everything to CPU 0 to measure one core.
    */
   readonly cpus?: string;
