@@ -3,8 +3,9 @@
  *
  * Batches are streamed through `transformParquetStream`, one row group at a time, so wasm
  * memory stays bounded by the row group, not the file (parquet-wasm's wasm memory never
- * shrinks; see shared/docs/js-libraries.md §Q3). The Node entry of parquet-wasm loads its
- * wasm synchronously: no init call.
+ * shrinks; see shared/docs/js-libraries.md §Q3). The Node entry of parquet-wasm (CommonJS)
+ * loads its wasm synchronously, so it is required on first use: a conversion whose files all
+ * go through heaplake's own writer never loads it (loading it adds ~20 MiB to a process).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -12,7 +13,8 @@ import { rename, rm } from 'node:fs/promises';
 import { Readable, Transform, pipeline as streamPipeline } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { basename, dirname, join } from 'node:path';
-import * as pw from 'parquet-wasm';
+import { createRequire } from 'node:module';
+import type * as PW from 'parquet-wasm';
 import { RecordBatch, RecordBatchStreamWriter, Table, tableFromIPC, tableToIPC, type Schema, Type, type Field, type DataType } from 'apache-arrow';
 import { nearlyUniqueColumns } from './dictionary-choice.js';
 import { columnLayouts } from './parquet-format.js';
@@ -52,14 +54,25 @@ export function chosenWriter(schema: Schema, options: ParquetWriteOptions = {}):
   return columnLayouts(schema) && pageCompressor(options.compression ?? DEFAULT_PARQUET_COMPRESSION) ? 'heaplake' : 'parquet-wasm';
 }
 
-const CODEC: Record<ParquetCompression, pw.Compression> = {
-  zstd: pw.Compression.ZSTD,
-  snappy: pw.Compression.SNAPPY,
-  gzip: pw.Compression.GZIP,
-  brotli: pw.Compression.BROTLI,
-  lz4: pw.Compression.LZ4_RAW,
-  none: pw.Compression.UNCOMPRESSED,
-};
+let loaded: typeof PW | undefined;
+
+/** parquet-wasm, loaded on first use. */
+function parquetWasm(): typeof PW {
+  return (loaded ??= createRequire(import.meta.url)('parquet-wasm') as typeof PW);
+}
+
+function codec(compression: ParquetCompression): PW.Compression {
+  const { Compression } = parquetWasm();
+  const codecs: Record<ParquetCompression, PW.Compression> = {
+    zstd: Compression.ZSTD,
+    snappy: Compression.SNAPPY,
+    gzip: Compression.GZIP,
+    brotli: Compression.BROTLI,
+    lz4: Compression.LZ4_RAW,
+    none: Compression.UNCOMPRESSED,
+  };
+  return codecs[compression];
+}
 
 /** Throws UnsupportedError when a column has a type Parquet cannot store (Arrow unions). */
 export function checkParquetCompatible(schema: Schema): void {
@@ -80,9 +93,9 @@ function footerMetadata(options: ParquetWriteOptions): Map<string, string> {
   return new Map([['heaplake', JSON.stringify(Object.fromEntries(entries))]]);
 }
 
-function writerProperties(options: ParquetWriteOptions, plainColumns: readonly string[]): pw.WriterProperties {
-  let builder = new pw.WriterPropertiesBuilder()
-    .setCompression(CODEC[options.compression ?? DEFAULT_PARQUET_COMPRESSION])
+function writerProperties(options: ParquetWriteOptions, plainColumns: readonly string[]): PW.WriterProperties {
+  let builder = new (parquetWasm().WriterPropertiesBuilder)()
+    .setCompression(codec(options.compression ?? DEFAULT_PARQUET_COMPRESSION))
     .setMaxRowGroupSize(options.rowGroupRows ?? DEFAULT_ROW_GROUP_ROWS)
     .setCreatedBy('heaplake');
   for (const name of plainColumns) builder = builder.setColumnDictionaryEnabled(name, false);
@@ -95,8 +108,8 @@ function writerProperties(options: ParquetWriteOptions, plainColumns: readonly s
 }
 
 /** Converts one Arrow JS batch into parquet-wasm's representation (through Arrow IPC). */
-function toWasmBatches(batch: RecordBatch): pw.RecordBatch[] {
-  const table = pw.Table.fromIPCStream(ipcStream(batch)); // copies the bytes into wasm memory
+function toWasmBatches(batch: RecordBatch): PW.RecordBatch[] {
+  const table = parquetWasm().Table.fromIPCStream(ipcStream(batch)); // copies the bytes into wasm memory
   try {
     return table.recordBatches(); // reference-counted copies: the table itself must be freed
   } finally {
@@ -157,7 +170,7 @@ export async function encodeParquetStream(schema: Schema, batches: AsyncIterable
     );
   }
   let wroteAny = false;
-  const input = new ReadableStream<pw.RecordBatch>({
+  const input = new ReadableStream<PW.RecordBatch>({
     async pull(controller) {
       try {
         const step = first ?? (await iterator.next());
@@ -175,7 +188,7 @@ export async function encodeParquetStream(schema: Schema, batches: AsyncIterable
       }
     },
   });
-  const output = await pw.transformParquetStream(input, writerProperties(options, plainColumns));
+  const output = await parquetWasm().transformParquetStream(input, writerProperties(options, plainColumns));
   return Readable.fromWeb(output as import('node:stream/web').ReadableStream<Uint8Array>);
 }
 
@@ -262,6 +275,6 @@ function asError(err: unknown): Error {
 
 /** Reads a Parquet file (written by heaplake) back into Arrow RecordBatches: all columns, or `columns`. */
 export function readParquetBytes(bytes: Uint8Array, columns?: string[]): Table {
-  const wasmTable = pw.readParquet(bytes, { batchSize: 64 * 1024, ...(columns ? { columns } : {}) });
+  const wasmTable = parquetWasm().readParquet(bytes, { batchSize: 64 * 1024, ...(columns ? { columns } : {}) });
   return tableFromIPC(wasmTable.intoIPCStream()); // intoIPCStream consumes (frees) the wasm table
 }
