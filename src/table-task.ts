@@ -16,7 +16,7 @@ import type { TablePlan } from './manifest/plan.js';
 import { isEventLike, microsColumns } from './manifest/tables.js';
 import { openAvro } from './columnar/read-avro.js';
 import { dataBytes, gatherColumn, isValid, newGatherStats, type GatherStats, type RowRefs } from './columnar/gather.js';
-import { regroupRows } from './columnar/regroup.js';
+import { planRegroup, regroupColumn } from './columnar/regroup.js';
 import { lakeSchema, mergeColumns, typeSpec, type TypeSpec } from './schema/merge.js';
 import { dedupe } from './dedupe/dedupe.js';
 import { KeyIndex } from './dedupe/key-index.js';
@@ -24,6 +24,7 @@ import type { LongSlot } from './avro/varint.js';
 import { readParquetBytes } from './sink/parquet.js';
 import type { MapFile } from './shuffle/map-task.js';
 import { decodeSpill } from './shuffle/spill.js';
+import { openSpillColumns, readsByColumn, type SpillColumns } from './shuffle/spill-columns.js';
 import { STAGING_DIR, type LakeColumn, type LakeFile, type LakeState, type TableState } from './commit/state.js';
 
 /** How a task reads its Avro files, and what it reports while it does (shared by every kind of task). */
@@ -257,14 +258,24 @@ export function emptyStats(table: string, mode: 'replace' | 'merge', dumps: stri
 
 export async function runTableTask(plan: TablePlan, ctx: TaskContext): Promise<TaskResult> {
   const started = performance.now();
-  const { table } = plan;
-  const previous = ctx.state.tables[table];
-  const stats = emptyStats(table, plan.mode, plan.dumps.map((d) => String(d.dumpId)));
+  const stats = emptyStats(plan.table, plan.mode, plan.dumps.map((d) => String(d.dumpId)));
 
   // 1. the new rows, in precedence order (dump, file in manifest order, row), and the columns
   // of every file of the run — files of superseded dumps too (their headers only), so one run
   // and many agree on the schema
-  const { sources, applied, superseded } = ctx.bucket ? await readSpills(plan, ctx.bucket) : await readAvroFiles(plan, ctx, stats);
+  const inputs = ctx.bucket ? await readSpills(plan, ctx.bucket) : await readAvroFiles(plan, ctx, stats);
+  try {
+    return await writeTable(plan, ctx, inputs, stats, started);
+  } finally {
+    await inputs.spilled?.columns.close();
+  }
+}
+
+/** Steps 2 to 5 of a table's task, from its inputs. */
+async function writeTable(plan: TablePlan, ctx: TaskContext, inputs: TaskInputs, stats: TableStats, started: number): Promise<TaskResult> {
+  const { table } = plan;
+  const previous = ctx.state.tables[table];
+  const { sources, applied, superseded, spilled } = inputs;
 
   // 2. schemas: the lake's columns first (they never disappear), then every file's
   const lakeColumns = previous ? previous.columns.map((c) => ({ name: c.name, type: c.type })) : [];
@@ -358,11 +369,31 @@ export async function runTableTask(plan: TablePlan, ctx: TaskContext): Promise<T
   const partitions = [...affected].sort((a, b) => (a === b ? 0 : a === null ? -1 : b === null ? 1 : a < b ? -1 : 1));
   // row groups of about 128 MiB and files of at most about 1 GiB of Arrow data (parquet-wasm's
   // memory stays bounded by what one write holds), from the input's bytes per row
-  const rowBytes = Math.max(1, bytesPerRow(sources.map((s) => s.batch)));
+  // (spills read by column: from their headers, the same figure as of the whole batches)
+  const rowBytes = Math.max(1, bytesPerRow(sources.map((s) => s.batch), spilled?.columns.bytes));
   const rowGroupRows = Math.min(1 << 20, Math.max(1024, Math.floor((128 << 20) / rowBytes)));
   const rowsPerFile = Math.max(1, Math.min(ctx.maxRowsPerFile, Math.floor((1 << 30) / rowBytes)));
+  // the columns of every source batch: read from the spills when they were read by column
+  const columnsNamed = async (names: readonly string[]): Promise<Map<string, readonly (Data | undefined)[]>> => {
+    const read = spilled ? names.filter((n) => !spilled.held.has(n)) : [];
+    const result: Map<string, readonly (Data | undefined)[]> = read.length > 0 ? await spilled!.columns.load(read) : new Map();
+    for (const n of names) if (!result.has(n)) result.set(n, sourceColumn(sources, n));
+    return result;
+  };
   // the new rows, one batch per partition (regroup.ts); the sources are then let go
-  const regrouped = regroupByPartition(columns, schema, partitions, incoming, winners, sources, sourceColumn, gatherStats);
+  const regrouped = await regroupByPartition(columns, schema, partitions, incoming, winners, sources.length, columnsNamed, gatherStats);
+  if (!regrouped && spilled) {
+    // gathered from the sources instead, which then need every column (not reached while
+    // dedupe keeps the rows' order, as it does, but the gather would read absent columns as nulls)
+    const full = await spilled.columns.batches(columns.map((c) => c.name));
+    full.forEach((batch, i) => {
+      const time = parsedTime.get(sources[i]!.batch);
+      if (time) parsedTime.set(batch, time);
+      sources[i] = { batch, dump: sources[i]!.dump };
+    });
+    columnsOf.delete(sources);
+  }
+  await spilled?.columns.close(); // every column is read
   if (regrouped) {
     columnsOf.delete(sources);
     parsedTime.clear();
@@ -477,6 +508,8 @@ interface TaskInputs {
   /** Per file read, its columns; per file of a superseded dump, its header's. */
   readonly applied: FileColumns[];
   readonly superseded: FileColumns[];
+  /** Spills read by column: the source batches hold only the columns `held`; the rest are read when needed. */
+  readonly spilled?: { readonly columns: SpillColumns; readonly held: ReadonlySet<string> };
 }
 
 /** A whole table: every Avro file of the dumps applied, and the headers of superseded ones. */
@@ -508,9 +541,25 @@ export async function headerColumns(table: string, f: { key: string; size: numbe
 
 /** A reduce task: the rows the map tasks sent to this bucket, in the same precedence order. */
 async function readSpills(plan: TablePlan, bucket: NonNullable<TaskContext['bucket']>): Promise<TaskInputs> {
-  const inputs: TaskInputs = { sources: [], applied: [], superseded: [] };
   const ordinal = new Map(plan.dumps.map((d, i) => [String(d.dumpId), i]));
+  const dumpOf = (dumpId: string, path: string): number => {
+    const dump = ordinal.get(dumpId);
+    if (dump === undefined) throw new HeaplakeError('PLAN', `spill file ${path} holds rows of dump ${dumpId}, which the plan does not apply to ${plan.table}`, { file: path });
+    return dump;
+  };
+  const applied: FileColumns[] = [];
+  const superseded: FileColumns[] = [];
+  for (const f of bucket.files) (f.schemaOnly ? superseded : applied).push(f.columns.map((c) => ({ ...c })));
   const { spills, store } = bucket;
+  if (readsByColumn(store)) {
+    // what dedupe and partitioning read of every row; each other column is read when it is regrouped
+    const held = new Set([plan.key, 'time', 'last_modified'].filter((n): n is string => n !== undefined));
+    const columns = await openSpillColumns(store, spills);
+    const batches = await columns.batches([...held]);
+    const sources = batches.map((batch, i) => ({ batch, dump: dumpOf(columns.segments[i]!.dumpId, columns.segments[i]!.path) }));
+    return { sources, applied, superseded, spilled: { columns, held } };
+  }
+  const sources: SourceBatch[] = [];
   // a few spills are read at once (the reads, not their decoding, are the cost: a spill's
   // buffers are used where they are read); all of them are held by the task in the end anyway
   const reads: Promise<Uint8Array>[] = [];
@@ -526,13 +575,11 @@ async function readSpills(plan: TablePlan, bucket: NonNullable<TaskContext['buck
     const bytes = await reads[i]!;
     readAhead(i + SPILL_IO_AT_ONCE);
     for (const segment of decodeSpill(bytes, path)) {
-      const dump = ordinal.get(segment.dumpId);
-      if (dump === undefined) throw new HeaplakeError('PLAN', `spill file ${path} holds rows of dump ${segment.dumpId}, which the plan does not apply to ${plan.table}`, { file: path });
-      for (const batch of segment.batches) inputs.sources.push({ batch, dump });
+      const dump = dumpOf(segment.dumpId, path);
+      for (const batch of segment.batches) sources.push({ batch, dump });
     }
   }
-  for (const f of bucket.files) (f.schemaOnly ? inputs.superseded : inputs.applied).push(f.columns.map((c) => ({ ...c })));
-  return inputs;
+  return { sources, applied, superseded };
 }
 
 /**
@@ -569,30 +616,30 @@ async function* outputBatches(
 /**
  * Each partition's new rows as one batch of the lake's schema, in the order they are written
  * (columnar/regroup.ts), or undefined when the rows do not come batch after batch (they are
- * gathered from the sources instead).
+ * gathered from the sources instead). Column after column: `columnsNamed` may read each from
+ * the spills, and it is let go once regrouped.
  */
-function regroupByPartition(
+async function regroupByPartition(
   columns: readonly LakeColumn[],
   schema: Schema,
   partitions: readonly (string | null)[],
   incoming: ReadonlyMap<string | null, Int32Array>,
   winners: RowRefs,
-  sources: readonly SourceBatch[],
-  sourceColumn: (batches: readonly SourceBatch[], name: string) => (Data | undefined)[],
+  sourceCount: number,
+  columnsNamed: (names: readonly string[]) => Promise<ReadonlyMap<string, readonly (Data | undefined)[]>>,
   stats: GatherStats,
-): Map<string | null, SourceBatch> | undefined {
+): Promise<Map<string | null, SourceBatch> | undefined> {
   const groups = partitions.filter((p) => incoming.has(p));
   const refs = groups.map((p) => pick(winners, incoming.get(p)!));
-  const regrouped = regroupRows(
-    columns.map((c) => c.type),
-    (c) => sourceColumn(sources, columns[c]!.name),
-    sources.length,
-    refs,
-    stats,
-  );
-  if (!regrouped) return undefined;
+  const plan = planRegroup(sourceCount, refs);
+  if (!plan) return undefined;
+  const children: Data[][] = refs.map(() => []);
+  for (const c of columns) {
+    const sources = (await columnsNamed([c.name])).get(c.name)!;
+    regroupColumn(plan, c.type, sources, stats).forEach((d, k) => children[k]!.push(d));
+  }
   const type = new Struct(schema.fields);
-  return new Map(groups.map((p, k) => [p, { batch: new RecordBatch(schema, makeData({ type, length: refs[k]!.length, nullCount: 0, children: regrouped[k]! })), dump: -1 }]));
+  return new Map(groups.map((p, k) => [p, { batch: new RecordBatch(schema, makeData({ type, length: refs[k]!.length, nullCount: 0, children: children[k]! })), dump: -1 }]));
 }
 
 /** The batch and first row when `refs` are consecutive rows of one batch. */
@@ -604,14 +651,15 @@ function singleRun(refs: RowRefs): { batch: number; row: number } | undefined {
   return { batch: b, row: r0 };
 }
 
-/** Average bytes of Arrow buffers per row. */
-function bytesPerRow(batches: readonly RecordBatch[]): number {
+/** Average bytes of Arrow buffers per row (`known`: the batches' bytes, when they do not hold all of them). */
+function bytesPerRow(batches: readonly RecordBatch[], known?: number): number {
   let bytes = 0;
   let rows = 0;
   for (const b of batches) {
     rows += b.numRows;
-    bytes += dataBytes(b.data);
+    if (known === undefined) bytes += dataBytes(b.data);
   }
+  bytes = known ?? bytes;
   return rows === 0 ? 256 : bytes / rows;
 }
 

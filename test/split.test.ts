@@ -350,8 +350,8 @@ test('split: --start-date, identity tables and a crash between tasks behave as w
   await assertLakeMatchesReference(crashed, EXPORT);
 });
 
-test('split: a spill holds every flat lake type exactly (nulls, bits, offsets, fixed widths), and a truncated one is refused', async () => {
-  const { encodeSpill } = await import('../src/shuffle/spill.js');
+/** A batch of every flat lake type (nulls, bits, offsets, fixed widths), and its columns. */
+async function allTypesBatch() {
   const { RecordBatch, Schema, Field, Struct, Bool, Float32, Float64, Binary, FixedSizeBinary, Null, DateDay } = await import('apache-arrow');
   const n = 11;
   const valid = Uint8Array.from([0b10110111, 0b101]); // rows 3 and 6, 8 and 10 null
@@ -370,6 +370,12 @@ test('split: a spill holds every flat lake type exactly (nulls, bits, offsets, f
   ];
   const schema = new Schema(cols.map(([name, d]) => new Field(name, d.type, true)));
   const batch = new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: n, nullCount: 0, children: cols.map(([, d]) => d) }));
+  return { batch, cols, n };
+}
+
+test('split: a spill holds every flat lake type exactly (nulls, bits, offsets, fixed widths), and a truncated one is refused', async () => {
+  const { encodeSpill } = await import('../src/shuffle/spill.js');
+  const { batch, cols, n } = await allTypesBatch();
   const bytes = Buffer.concat(encodeSpill([{ dumpId: '9007199254740993', file: 'sync_1/t/a.avro', batches: [batch, batch.slice(0, n)] }]));
   const back = decodeSpill(bytes, 'x.spill');
   assert.equal(back.length, 2);
@@ -383,4 +389,72 @@ test('split: a spill holds every flat lake type exactly (nulls, bits, offsets, f
     }
   }
   for (const cut of [1, 9, 100, bytes.length - 1]) assert.throws(() => decodeSpill(bytes.subarray(0, bytes.length - cut), 'x.spill'), /spill file x\.spill is damaged/);
+});
+
+test('split: spills read a column at a time (a local store) give decodeSpill\'s columns and byte count, and damage is refused naming the spill', async () => {
+  const { encodeSpill } = await import('../src/shuffle/spill.js');
+  const { openSpillColumns, readsByColumn } = await import('../src/shuffle/spill-columns.js');
+  const { makeVector } = await import('apache-arrow');
+  const { dataBytes } = await import('../src/columnar/gather.js');
+  const { batch, cols, n } = await allTypesBatch();
+  const dir = mkdtempSync(join(tmpdir(), 'heaplake-spillcols-'));
+  try {
+    const store = localTarget(dir);
+    assert.ok(readsByColumn(store), 'a local store reads by column');
+    // two spills: one of two segments (the second without column "s", as a file lacking a property), one of one
+    const { RecordBatch, Schema, Field, Struct } = await import('apache-arrow');
+    const kept = cols.filter(([name]) => name !== 's');
+    const keptSchema = new Schema(kept.map(([name, d]) => new Field(name, d.type, true)));
+    const without = new RecordBatch(keptSchema, makeData({ type: new Struct(keptSchema.fields), length: n, nullCount: 0, children: kept.map(([, d]) => d) }));
+    const spills = {
+      'a.spill': Buffer.concat(encodeSpill([{ dumpId: '1', file: 'f1', batches: [batch] }, { dumpId: '2', file: 'f2', batches: [without] }])),
+      'b.spill': Buffer.concat(encodeSpill([{ dumpId: '3', file: 'f3', batches: [batch.slice(0, n)] }])),
+    };
+    for (const [path, bytes] of Object.entries(spills)) writeFileSync(join(dir, path), bytes);
+    const whole = Object.entries(spills).flatMap(([path, bytes]) => decodeSpill(bytes, path).map((s) => s.batches[0]!));
+    const byColumn = await openSpillColumns(store, Object.keys(spills));
+    try {
+      assert.deepStrictEqual(byColumn.segments.map((s) => [s.path, s.dumpId, s.file, s.rows]), [['a.spill', '1', 'f1', n], ['a.spill', '2', 'f2', n], ['b.spill', '3', 'f3', n]]);
+      // the same bytes per row as the whole batches (row groups and files are sized from it)
+      assert.equal(byColumn.bytes, whole.reduce((sum, b) => sum + dataBytes(b.data), 0));
+      const names = cols.map(([name]) => name);
+      const loaded = await byColumn.load(['s', 'l', 'absent']);
+      assert.deepStrictEqual(loaded.get('absent'), [undefined, undefined, undefined]);
+      assert.equal(loaded.get('s')![1], undefined, 'the segment without "s"');
+      const batches = await byColumn.batches(names);
+      for (const [k, b] of batches.entries()) {
+        assert.deepStrictEqual(b.schema.fields.map((f) => f.name), whole[k]!.schema.fields.map((f) => f.name));
+        for (const name of b.schema.fields.map((f) => f.name)) {
+          const want = Array.from({ length: n }, (_, r) => whole[k]!.getChild(name)!.get(r));
+          assert.deepStrictEqual(Array.from({ length: n }, (_, r) => b.getChild(name)!.get(r)), want, `segment ${k}, ${name}`);
+          if (name === 's' || name === 'l') assert.deepStrictEqual(Array.from({ length: n }, (_, r) => {
+            const d = loaded.get(name)![k];
+            return d ? makeVector(d).get(r) : null;
+          }), k === 1 && name === 's' ? Array(n).fill(null) : want);
+        }
+      }
+    } finally {
+      await byColumn.close();
+    }
+    // a cut spill is refused when it is opened (its header's ranges pass its end), naming it
+    const a = spills['a.spill'];
+    writeFileSync(join(dir, 'cut.spill'), a.subarray(0, a.length - 8));
+    await assert.rejects(openSpillColumns(store, ['b.spill', 'cut.spill']), (e: HeaplakeError) => e.code === 'PLAN' && e.message.includes('cut.spill') && e.message.includes('damaged'));
+    // damaged offsets are refused when the column is read: the last offset of column "s" made huge
+    const { spillHeaderLength, spillLayout } = await import('../src/shuffle/spill.js');
+    const layout = spillLayout(a.subarray(4, 4 + spillHeaderLength(a, a.length, 'x')), a.length, 'x');
+    const s = layout[0]!.columns.find((c) => c.name === 's')!;
+    const bad = Buffer.from(a);
+    bad.writeInt32LE(1 << 30, s.at + s.validity + (s.validity % 8 ? 8 - (s.validity % 8) : 0) + n * 4);
+    writeFileSync(join(dir, 'bad.spill'), bad);
+    const opened = await openSpillColumns(store, ['bad.spill']);
+    try {
+      await opened.load(['l']); // other columns read as they are
+      await assert.rejects(opened.load(['s']), (e: HeaplakeError) => e.code === 'PLAN' && e.message.includes('bad.spill') && e.message.includes('column s') && e.context.offset === s.at);
+    } finally {
+      await opened.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -15,12 +15,39 @@
 import type { Data } from 'apache-arrow';
 import type { TypeSpec } from '../schema/merge.js';
 import { gatherColumn, type GatherStats, type RowRefs } from './gather.js';
-import { placeRows, scatterColumn, scatterSupports, type BucketRows, type PlacedRows } from './scatter.js';
+import { isCurrent, placeRows, scatterColumn, scatterSupports, type BucketRows, type PlacedRows } from './scatter.js';
+
+/** Where each group's rows come from, for regrouping column after column. */
+export interface RegroupPlan {
+  readonly groups: readonly RowRefs[];
+  readonly rows: readonly BucketRows[];
+  /** Placed in the kernel's memory once for every column (again if another placement came between). */
+  placed?: PlacedRows;
+}
 
 /**
- * Per group, its columns (in `specs` order), or undefined when a group's rows do not come
- * batch after batch (refs.batch non-decreasing), the order the kernel copies in: the caller
- * gathers those as before. `columnOf(c)` is column c of every source batch.
+ * The plan for `groups` of rows of `sourceCount` source batches, or undefined when a group's
+ * rows do not come batch after batch (refs.batch non-decreasing), the order the kernel copies
+ * in: the caller gathers those as before.
+ */
+export function planRegroup(sourceCount: number, groups: readonly RowRefs[]): RegroupPlan | undefined {
+  const rows = bucketRows(sourceCount, groups);
+  return rows ? { groups, rows } : undefined;
+}
+
+/** One column of every group (in the lake's type `spec`), from that column of every source batch. */
+export function regroupColumn(plan: RegroupPlan, spec: TypeSpec, sources: readonly (Data | undefined)[], stats: GatherStats): Data[] {
+  const { groups } = plan;
+  if (!scatterSupports(spec, sources)) return groups.map((refs) => gatherColumn(spec, sources, refs, stats));
+  if (!plan.placed || !isCurrent(plan.placed)) plan.placed = placeRows(plan.rows, groups.length);
+  const out = scatterColumn(spec, sources as Data[], plan.placed);
+  // the kernel leaves a group without rows out: gather makes it an empty column
+  return groups.map((refs, k) => out[k] ?? gatherColumn(spec, sources, refs, stats));
+}
+
+/**
+ * Per group, its columns (in `specs` order), or undefined as for `planRegroup`.
+ * `columnOf(c)` is column c of every source batch.
  */
 export function regroupRows(
   specs: readonly TypeSpec[],
@@ -29,16 +56,10 @@ export function regroupRows(
   groups: readonly RowRefs[],
   stats: GatherStats,
 ): Data[][] | undefined {
-  const rows = bucketRows(sourceCount, groups);
-  if (!rows) return undefined;
-  let placed: PlacedRows | undefined; // placed in the kernel's memory once, for every column
-  const byColumn = specs.map((spec, c): readonly (Data | undefined)[] => {
-    const sources = columnOf(c);
-    if (scatterSupports(spec, sources)) return scatterColumn(spec, sources as Data[], (placed ??= placeRows(rows, groups.length)));
-    return groups.map((refs) => gatherColumn(spec, sources, refs, stats));
-  });
-  // the kernel leaves a group without rows out: gather makes it an empty column
-  return groups.map((refs, k) => byColumn.map((col, c) => col[k] ?? gatherColumn(specs[c]!, columnOf(c), refs, stats)));
+  const plan = planRegroup(sourceCount, groups);
+  if (!plan) return undefined;
+  const byColumn = specs.map((spec, c) => regroupColumn(plan, spec, columnOf(c), stats));
+  return groups.map((_, k) => byColumn.map((col) => col[k]!));
 }
 
 /** Each source batch's rows grouped by group (the kernel's input), or undefined when a group's rows go back to an earlier batch. */

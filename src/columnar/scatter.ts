@@ -98,12 +98,15 @@ export function placeRows(rows: readonly BucketRows[], buckets: number): PlacedR
   return { buckets, first, vfirst, order, start, firstAt, vfirstAt, top: layout.top, generation: ++placements };
 }
 
+/** Whether `rows` are still the latest placement (another group's `placeRows` replaces them). */
+export const isCurrent = (rows: PlacedRows): boolean => rows.generation === placements;
+
 /**
  * Column `spec` of every bucket (undefined where a bucket has no rows), from `sources[b]`
  * whose rows were placed by `placeRows` (the latest call). Check `scatterSupports` first.
  */
 export function scatterColumn(spec: TypeSpec, sources: readonly Data[], rows: PlacedRows): (Data | undefined)[] {
-  if (rows.generation !== placements) throw new Error('scatterColumn: the rows were placed before another group\'s');
+  if (!isCurrent(rows)) throw new Error('scatterColumn: the rows were placed before another group\'s');
   const { buckets, first, vfirst } = rows;
   const kind = kindOf(spec)!;
   const width = kind === S_FIXED ? widthOf(spec) : 0;

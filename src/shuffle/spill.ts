@@ -73,51 +73,122 @@ export function encodeSpill(segments: readonly SpillSegment[]): Uint8Array[] {
   return [header, ...body];
 }
 
-/** The segments of a spill; `path` names it in errors (a damaged spill means: run its map task again). */
-export function decodeSpill(given: Uint8Array, path: string): SpillSegment[] {
-  const bytes = given.byteOffset % 8 === 0 ? given : given.slice();
-  const fail = (message: string, offset: number): never => {
-    throw new HeaplakeError('PLAN', `spill file ${path} is damaged (${message}): run the map tasks of this table again`, { file: path, offset });
-  };
-  if (bytes.byteLength < 4) fail('shorter than its header', 0);
-  const jsonLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, true);
-  if (4 + jsonLength > bytes.byteLength) fail(`header of ${jsonLength} bytes past the end`, 0);
+/** Where one segment's column lies in a spill: its buffers, one after another from `at`. */
+export interface SpillColumn extends ColumnHeader {
+  /** Byte offset of the column's first buffer in the spill, and the byte after its last (padding included). */
+  readonly at: number;
+  readonly end: number;
+}
+
+export interface SpillSegmentLayout {
+  readonly dumpId: string;
+  readonly file: string;
+  readonly rows: number;
+  readonly columns: readonly SpillColumn[];
+}
+
+const damaged = (path: string, message: string, offset: number): never => {
+  throw new HeaplakeError('PLAN', `spill file ${path} is damaged (${message}): run the map tasks of this table again`, { file: path, offset });
+};
+
+/** The header's length in bytes, from the spill's first 4 bytes. */
+export function spillHeaderLength(first: Uint8Array, size: number, path: string): number {
+  if (first.byteLength < 4 || size < 4) damaged(path, 'shorter than its header', 0);
+  const jsonLength = new DataView(first.buffer, first.byteOffset, 4).getUint32(0, true);
+  if (4 + jsonLength > size) damaged(path, `header of ${jsonLength} bytes past the end`, 0);
+  return jsonLength;
+}
+
+/**
+ * Every segment's columns and where their bytes lie, from the header JSON (the bytes after the
+ * first 4) of a spill of `size` bytes: checked against the size, so a column read later is
+ * within the file.
+ */
+export function spillLayout(json: Uint8Array, size: number, path: string): SpillSegmentLayout[] {
   let header: { format?: string; segments?: SegmentHeader[] };
   try {
-    header = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + jsonLength)));
+    header = JSON.parse(new TextDecoder().decode(json));
   } catch {
-    return fail('header is not JSON', 4);
+    return damaged(path, 'header is not JSON', 4);
   }
-  if (header.format !== FORMAT || !Array.isArray(header.segments)) return fail(`not a ${FORMAT} file`, 4);
-  let at = 4 + jsonLength + pad(4 + jsonLength);
+  if (header.format !== FORMAT || !Array.isArray(header.segments)) return damaged(path, `not a ${FORMAT} file`, 4);
+  let at = 4 + json.length + pad(4 + json.length);
+  const skip = (length: number) => {
+    if (!Number.isInteger(length) || length < 0 || at + length > size) damaged(path, `a buffer of ${length} bytes past the end`, at);
+    at += length + (length > 0 ? pad(length) : 0);
+  };
+  const segments = header.segments.map((s) => {
+    if (!s || !Array.isArray(s.columns) || !Number.isInteger(s.rows) || s.rows < 0) return damaged(path, 'a segment without rows or columns', 4);
+    return {
+    dumpId: String(s.dumpId),
+    file: String(s.file),
+    rows: s.rows,
+    columns: s.columns.map((c) => {
+      const start = at;
+      skip(c.validity);
+      skip(c.offsets);
+      skip(c.data);
+      return { ...c, at: start, end: at };
+    }),
+    };
+  });
+  if (at !== size) damaged(path, `${size - at} bytes after the last segment`, at);
+  return segments;
+}
+
+/** A segment's column from its bytes (`bytes` holds exactly `c.at..c.end` of the spill). */
+export function spillColumn(given: Uint8Array, c: SpillColumn, rows: number, path: string): Data {
+  const bytes = given.byteOffset % 8 === 0 ? given : given.slice();
+  const type = arrowType(c.type);
+  let at = 0;
   const take = (length: number): Uint8Array => {
-    if (!Number.isInteger(length) || length < 0 || at + length > bytes.byteLength) fail(`a buffer of ${length} bytes past the end`, at);
     const view = bytes.subarray(at, at + length);
     at += length + (length > 0 ? pad(length) : 0);
     return view;
   };
-  return header.segments.map((s) => {
-    const rows = s.rows;
-    const children: Data[] = s.columns.map((c) => {
-      const type = arrowType(c.type);
-      const validity = take(c.validity);
-      const offsets = take(c.offsets);
-      const data = take(c.data);
-      if (type.typeId === Type.Null) return makeData({ type, length: rows } as never);
-      if (c.nulls > 0 && validity.length < Math.ceil(rows / 8)) fail(`column ${c.name}: validity of ${validity.length} bytes for ${rows} rows`, at);
-      const ArrayType = (type as unknown as { ArrayType: { new (b: ArrayBufferLike, o: number, n: number): ArrayBufferView; BYTES_PER_ELEMENT: number } }).ArrayType;
-      const values = new ArrayType(data.buffer, data.byteOffset, data.byteLength / ArrayType.BYTES_PER_ELEMENT);
-      if (type.typeId === Type.Utf8 || type.typeId === Type.Binary) {
-        const o = new Int32Array(offsets.buffer, offsets.byteOffset, offsets.byteLength / 4);
-        if (o.length !== rows + 1 || o[0] !== 0 || o[rows]! > data.length) fail(`column ${c.name}: offsets do not fit ${rows} rows of ${data.length} bytes`, at);
-        return makeData({ type, length: rows, nullCount: c.nulls, nullBitmap: c.nulls > 0 ? validity : undefined, valueOffsets: o, data: values } as never);
-      }
-      const needed = type.typeId === Type.Bool ? Math.ceil(rows / 8) : rows * widthOf(c.type);
-      if (data.length < needed) fail(`column ${c.name}: ${data.length} bytes of values for ${rows} rows`, at);
-      return makeData({ type, length: rows, nullCount: c.nulls, nullBitmap: c.nulls > 0 ? validity : undefined, data: values } as never);
-    });
-    const schema = new Schema(s.columns.map((c) => new Field(c.name, arrowType(c.type), true)));
-    for (const d of children) if (d.length !== rows) fail(`a column of ${d.length} rows in a segment of ${rows}`, at);
-    return { dumpId: s.dumpId, file: s.file, batches: [new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: rows, nullCount: 0, children }))] };
-  }).concat(at === bytes.byteLength ? [] : fail(`${bytes.byteLength - at} bytes after the last segment`, at));
+  const validity = take(c.validity);
+  const offsets = take(c.offsets);
+  const data = take(c.data);
+  const fail = (message: string) => damaged(path, `column ${c.name}: ${message}`, c.at);
+  if (at !== bytes.byteLength) fail(`${bytes.byteLength} bytes read for ${at}`);
+  if (type.typeId === Type.Null) return makeData({ type, length: rows } as never);
+  if (c.nulls > 0 && validity.length < Math.ceil(rows / 8)) fail(`validity of ${validity.length} bytes for ${rows} rows`);
+  const ArrayType = (type as unknown as { ArrayType: { new (b: ArrayBufferLike, o: number, n: number): ArrayBufferView; BYTES_PER_ELEMENT: number } }).ArrayType;
+  const values = new ArrayType(data.buffer, data.byteOffset, data.byteLength / ArrayType.BYTES_PER_ELEMENT);
+  if (type.typeId === Type.Utf8 || type.typeId === Type.Binary) {
+    const o = new Int32Array(offsets.buffer, offsets.byteOffset, offsets.byteLength / 4);
+    if (o.length !== rows + 1 || o[0] !== 0 || o[rows]! > data.length) fail(`offsets do not fit ${rows} rows of ${data.length} bytes`);
+    return makeData({ type, length: rows, nullCount: c.nulls, nullBitmap: c.nulls > 0 ? validity : undefined, valueOffsets: o, data: values } as never);
+  }
+  const needed = type.typeId === Type.Bool ? Math.ceil(rows / 8) : rows * widthOf(c.type);
+  if (data.length < needed) fail(`${data.length} bytes of values for ${rows} rows`);
+  return makeData({ type, length: rows, nullCount: c.nulls, nullBitmap: c.nulls > 0 ? validity : undefined, data: values } as never);
+}
+
+/**
+ * The Arrow bytes a segment's columns take once read (what `dataBytes` counts of the batch
+ * decodeSpill makes): validity only where there are nulls, as the encoder writes it.
+ */
+export function spillColumnBytes(c: SpillColumn): number {
+  if (c.type === 'null') return 0;
+  return (c.nulls > 0 ? c.validity : 0) + c.offsets + c.data;
+}
+
+/** A segment's batch from its columns (in the segment's order). */
+export function segmentBatch(s: SpillSegmentLayout, children: readonly Data[], path: string): RecordBatch {
+  const schema = new Schema(s.columns.map((c) => new Field(c.name, arrowType(c.type), true)));
+  for (const d of children) if (d.length !== s.rows) damaged(path, `a column of ${d.length} rows in a segment of ${s.rows}`, 0);
+  return new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: s.rows, nullCount: 0, children: [...children] }));
+}
+
+/** The segments of a spill read whole; `path` names it in errors (a damaged spill means: run its map task again). */
+export function decodeSpill(given: Uint8Array, path: string): SpillSegment[] {
+  const bytes = given.byteOffset % 8 === 0 ? given : given.slice();
+  const jsonLength = spillHeaderLength(bytes, bytes.byteLength, path);
+  const layout = spillLayout(bytes.subarray(4, 4 + jsonLength), bytes.byteLength, path);
+  return layout.map((s) => ({
+    dumpId: s.dumpId,
+    file: s.file,
+    batches: [segmentBatch(s, s.columns.map((c) => spillColumn(bytes.subarray(c.at, c.end), c, s.rows, path)), path)],
+  }));
 }

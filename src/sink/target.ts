@@ -5,6 +5,14 @@
 import type { RecordBatch, Schema } from 'apache-arrow';
 import type { ParquetWriteOptions, WrittenFile } from './parquet.js';
 
+/** A file open for reads at any offset. */
+export interface RandomRead {
+  readonly size: number;
+  /** `length` bytes from `offset`, in a buffer of their own (8-byte aligned); fails on a short read. */
+  read(offset: number, length: number): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
 export interface Target {
   /** Shown to people: a folder path or an s3:// URI. */
   readonly description: string;
@@ -13,6 +21,12 @@ export interface Target {
   /** A small file's text with a version token (for `writeIfUnchanged`), or undefined when absent. */
   readVersioned(path: string): Promise<{ text: string; version: string } | undefined>;
   readBytes(path: string): Promise<Uint8Array>;
+  /**
+   * Stores where reading part of a file is cheap (a local folder): the file opened for reads
+   * at any offset. A reduce task reads its spills so, a column at a time. Left out where each
+   * read is a request (S3): there the reduce reads spills whole.
+   */
+  openRead?(path: string): Promise<RandomRead>;
   /** A file's size in bytes, or undefined when it does not exist. */
   size(path: string): Promise<number | undefined>;
   /**
