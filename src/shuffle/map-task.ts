@@ -88,10 +88,13 @@ export async function runMapTask(plan: TablePlan, ctx: MapContext): Promise<MapR
   let heldBytes = 0;
   let seq = 0;
   let rowBase = 0;
-  // one spill's writes run while the next rows are decoded (at most one in flight: memory)
+  // one spill's writes run while the next rows are decoded, and end before the next spill is
+  // encoded: its buffers and the next one's were held at once (10M rows in 51 buckets, in-process,
+  // one process: 365-367 against 392-393 MiB peak, 196 against 238 MiB of ArrayBuffers, same time)
   let writing: Promise<void> = Promise.resolve();
   const flush = async () => {
     if (held.length === 0) return;
+    await writing;
     const encoded: { bucket: number; path: string; bytes: Uint8Array[]; rows: number }[] = [];
     const byBucket = bucketSegments(fileGroups(held), B);
     for (let k = 0; k < B; k++) {
@@ -102,7 +105,6 @@ export async function runMapTask(plan: TablePlan, ctx: MapContext): Promise<MapR
     seq++;
     held = [];
     heldBytes = 0;
-    await writing;
     for (const w of encoded) spills.push({ bucket: w.bucket, path: w.path, bytes: w.bytes.reduce((n, b) => n + b.byteLength, 0), rows: w.rows });
     writing = (async () => {
       let next = 0;
