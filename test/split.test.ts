@@ -440,6 +440,14 @@ test('split: spills read a column at a time (a local store) give decodeSpill\'s 
     const a = spills['a.spill'];
     writeFileSync(join(dir, 'cut.spill'), a.subarray(0, a.length - 8));
     await assert.rejects(openSpillColumns(store, ['b.spill', 'cut.spill']), (e: HeaplakeError) => e.code === 'PLAN' && e.message.includes('cut.spill') && e.message.includes('damaged'));
+    // a header of the right format whose segment or column entries are not what the encoder writes
+    for (const segments of [[{ dumpId: '1', file: 'f', rows: 1, columns: [null] }], [{ dumpId: '1', file: 'f', rows: -1, columns: [] }], [null]]) {
+      const json = Buffer.from(JSON.stringify({ format: 'heaplake-spill-2', segments }));
+      const head = Buffer.alloc(4 + json.length + ((8 - ((4 + json.length) % 8)) % 8), 0x20);
+      head.writeUInt32LE(json.length, 0);
+      json.copy(head, 4);
+      assert.throws(() => decodeSpill(head, 'h.spill'), (e: HeaplakeError) => e.code === 'PLAN' && e.message.includes('h.spill is damaged'), JSON.stringify(segments));
+    }
     // damaged offsets are refused when the column is read: the last offset of column "s" made huge
     const { spillHeaderLength, spillLayout } = await import('../src/shuffle/spill.js');
     const layout = spillLayout(a.subarray(4, 4 + spillHeaderLength(a, a.length, 'x')), a.length, 'x');

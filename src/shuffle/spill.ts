@@ -120,16 +120,17 @@ export function spillLayout(json: Uint8Array, size: number, path: string): Spill
   const segments = header.segments.map((s) => {
     if (!s || !Array.isArray(s.columns) || !Number.isInteger(s.rows) || s.rows < 0) return damaged(path, 'a segment without rows or columns', 4);
     return {
-    dumpId: String(s.dumpId),
-    file: String(s.file),
-    rows: s.rows,
-    columns: s.columns.map((c) => {
-      const start = at;
-      skip(c.validity);
-      skip(c.offsets);
-      skip(c.data);
-      return { ...c, at: start, end: at };
-    }),
+      dumpId: String(s.dumpId),
+      file: String(s.file),
+      rows: s.rows,
+      columns: s.columns.map((c) => {
+        if (!c || typeof c.name !== 'string' || typeof c.type !== 'string' || !Number.isInteger(c.nulls)) return damaged(path, 'a column without a name, type or null count', 4);
+        const start = at;
+        skip(c.validity);
+        skip(c.offsets);
+        skip(c.data);
+        return { ...c, at: start, end: at };
+      }),
     };
   });
   if (at !== size) damaged(path, `${size - at} bytes after the last segment`, at);
