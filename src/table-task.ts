@@ -555,9 +555,14 @@ async function readSpills(plan: TablePlan, bucket: NonNullable<TaskContext['buck
     // what dedupe and partitioning read of every row; each other column is read when it is regrouped
     const held = new Set([plan.key, 'time', 'last_modified'].filter((n): n is string => n !== undefined));
     const columns = await openSpillColumns(store, spills);
-    const batches = await columns.batches([...held]);
-    const sources = batches.map((batch, i) => ({ batch, dump: dumpOf(columns.segments[i]!.dumpId, columns.segments[i]!.path) }));
-    return { sources, applied, superseded, spilled: { columns, held } };
+    try {
+      const batches = await columns.batches([...held]);
+      const sources = batches.map((batch, i) => ({ batch, dump: dumpOf(columns.segments[i]!.dumpId, columns.segments[i]!.path) }));
+      return { sources, applied, superseded, spilled: { columns, held } };
+    } catch (err) {
+      await columns.close(); // the task closes them once it has its inputs
+      throw err;
+    }
   }
   const sources: SourceBatch[] = [];
   // a few spills are read at once (the reads, not their decoding, are the cost: a spill's
