@@ -370,7 +370,8 @@ async function writeTable(plan: TablePlan, ctx: TaskContext, inputs: TaskInputs,
   // row groups of about 128 MiB and files of at most about 1 GiB of Arrow data (parquet-wasm's
   // memory stays bounded by what one write holds), from the input's bytes per row
   // (spills read by column: from their headers, the same figure as of the whole batches)
-  const rowBytes = Math.max(1, bytesPerRow(sources.map((s) => s.batch), spilled?.columns.bytes));
+  const batchesIn = sources.map((s) => s.batch);
+  const rowBytes = Math.max(1, bytesPerRow(batchesIn, spilled?.columns.bytes ?? batchesIn.reduce((n, b) => n + dataBytes(b.data), 0)));
   const rowGroupRows = Math.min(1 << 20, Math.max(1024, Math.floor((128 << 20) / rowBytes)));
   const rowsPerFile = Math.max(1, Math.min(ctx.maxRowsPerFile, Math.floor((1 << 30) / rowBytes)));
   // the columns of every source batch: read from the spills when they were read by column
@@ -382,17 +383,9 @@ async function writeTable(plan: TablePlan, ctx: TaskContext, inputs: TaskInputs,
   };
   // the new rows, one batch per partition (regroup.ts); the sources are then let go
   const regrouped = await regroupByPartition(columns, schema, partitions, incoming, winners, sources.length, columnsNamed, gatherStats);
-  if (!regrouped && spilled) {
-    // gathered from the sources instead, which then need every column (not reached while
-    // dedupe keeps the rows' order, as it does, but the gather would read absent columns as nulls)
-    const full = await spilled.columns.batches(columns.map((c) => c.name));
-    full.forEach((batch, i) => {
-      const time = parsedTime.get(sources[i]!.batch);
-      if (time) parsedTime.set(batch, time);
-      sources[i] = { batch, dump: sources[i]!.dump };
-    });
-    columnsOf.delete(sources);
-  }
+  // the gather below would read the columns spills were not asked for as nulls: a reduce's
+  // rows always regroup (refsFrom is batch by batch, and dedupe and the start date keep order)
+  if (!regrouped && spilled) throw new Error(`table "${table}": a reduce task's rows are not in batch order`);
   await spilled?.columns.close(); // every column is read
   if (regrouped) {
     columnsOf.delete(sources);
@@ -656,15 +649,9 @@ function singleRun(refs: RowRefs): { batch: number; row: number } | undefined {
   return { batch: b, row: r0 };
 }
 
-/** Average bytes of Arrow buffers per row (`known`: the batches' bytes, when they do not hold all of them). */
-function bytesPerRow(batches: readonly RecordBatch[], known?: number): number {
-  let bytes = 0;
-  let rows = 0;
-  for (const b of batches) {
-    rows += b.numRows;
-    if (known === undefined) bytes += dataBytes(b.data);
-  }
-  bytes = known ?? bytes;
+/** Average bytes of Arrow buffers per row, of `bytes` in all of the batches. */
+function bytesPerRow(batches: readonly RecordBatch[], bytes: number): number {
+  const rows = batches.reduce((n, b) => n + b.numRows, 0);
   return rows === 0 ? 256 : bytes / rows;
 }
 

@@ -8,8 +8,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Bool, Int32, Int64, Utf8, vectorFromArray, type Data, type DataType } from 'apache-arrow';
-import { gatherColumn, newGatherStats, type RowRefs } from '../src/columnar/gather.js';
-import { regroupRows } from '../src/columnar/regroup.js';
+import { gatherColumn, newGatherStats, type GatherStats, type RowRefs } from '../src/columnar/gather.js';
+import { planRegroup, regroupColumn } from '../src/columnar/regroup.js';
 import type { TypeSpec } from '../src/schema/merge.js';
 import { prng } from '../scripts/heap-like.js';
 
@@ -60,6 +60,21 @@ function groupsOf(r: () => number, lengths: number[], G: number): RowRefs[] {
   return parts.map((p) => ({ batch: Int32Array.from(p.batch), row: Int32Array.from(p.row), length: p.batch.length }));
 }
 
+/**
+ * Per group, its columns, regrouped column after column as a reduce task does; between two
+ * columns, another set of groups is placed in the kernel (another task's, in the same
+ * process), so each column finds its placement stale and places its rows again.
+ */
+function regroupRows(specs: readonly TypeSpec[], columnOf: (c: number) => readonly (Data | undefined)[], sourceCount: number, groups: readonly RowRefs[], stats: GatherStats, interleave?: () => void): Data[][] | undefined {
+  const plan = planRegroup(sourceCount, groups);
+  if (!plan) return undefined;
+  const byColumn = specs.map((spec, c) => {
+    interleave?.();
+    return regroupColumn(plan, spec, columnOf(c), stats);
+  });
+  return groups.map((_, k) => byColumn.map((col) => col[k]!));
+}
+
 test('regrouped rows are, group by group and column by column, what gather builds from the same rows', () => {
   const r = prng(9001);
   let compared = 0;
@@ -69,7 +84,11 @@ test('regrouped rows are, group by group and column by column, what gather build
     const { specs, columnOf } = sources(r, lengths);
     const groups = groupsOf(r, lengths, G);
     const stats = newGatherStats();
-    const got = regroupRows(specs, columnOf, lengths.length, groups, stats);
+    // every other size with another task's groups placed between columns
+    const other = G % 2 ? groupsOf(r, lengths, 3) : undefined;
+    const otherPlan = other && planRegroup(lengths.length, other);
+    const interleave = otherPlan ? () => void regroupColumn(otherPlan, specs[0]!, columnOf(0), newGatherStats()) : undefined;
+    const got = regroupRows(specs, columnOf, lengths.length, groups, stats, interleave);
     assert.ok(got, `${G} groups`);
     assert.equal(got.length, G);
     groups.forEach((refs, k) => {

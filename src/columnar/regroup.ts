@@ -45,23 +45,6 @@ export function regroupColumn(plan: RegroupPlan, spec: TypeSpec, sources: readon
   return groups.map((refs, k) => out[k] ?? gatherColumn(spec, sources, refs, stats));
 }
 
-/**
- * Per group, its columns (in `specs` order), or undefined as for `planRegroup`.
- * `columnOf(c)` is column c of every source batch.
- */
-export function regroupRows(
-  specs: readonly TypeSpec[],
-  columnOf: (c: number) => readonly (Data | undefined)[],
-  sourceCount: number,
-  groups: readonly RowRefs[],
-  stats: GatherStats,
-): Data[][] | undefined {
-  const plan = planRegroup(sourceCount, groups);
-  if (!plan) return undefined;
-  const byColumn = specs.map((spec, c) => regroupColumn(plan, spec, columnOf(c), stats));
-  return groups.map((_, k) => byColumn.map((col) => col[k]!));
-}
-
 /** Each source batch's rows grouped by group (the kernel's input), or undefined when a group's rows go back to an earlier batch. */
 function bucketRows(sourceCount: number, groups: readonly RowRefs[]): BucketRows[] | undefined {
   const G = groups.length;
