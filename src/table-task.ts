@@ -383,19 +383,15 @@ async function writeTable(plan: TablePlan, ctx: TaskContext, inputs: TaskInputs,
   };
   // the new rows, one batch per partition (regroup.ts); the sources are then let go
   const regrouped = await regroupByPartition(columns, schema, partitions, incoming, winners, sources.length, columnsNamed, gatherStats);
-  // the gather below would read the columns spills were not asked for as nulls: a reduce's
-  // rows always regroup (refsFrom is batch by batch, and dedupe and the start date keep order)
-  if (!regrouped && spilled) throw new Error(`table "${table}": a reduce task's rows are not in batch order`);
   await spilled?.columns.close(); // every column is read
-  if (regrouped) {
-    columnsOf.delete(sources);
-    parsedTime.clear();
-    sources.length = 0;
-  }
+  columnsOf.delete(sources);
+  parsedTime.clear();
+  sources.length = 0;
   for (const partition of partitions) {
-    const part = regrouped?.get(partition);
-    const batches: SourceBatch[] = part ? [part] : [...sources];
-    let refs = part ? refsFrom(batches) : pick(winners, incoming.get(partition) ?? []);
+    // a partition without new rows has only the lake's (merge) or nothing left (replace)
+    const part = regrouped.get(partition);
+    const batches: SourceBatch[] = part ? [part] : [];
+    let refs = refsFrom(batches);
     if (plan.mode === 'merge') {
       const lakeRefs: { batch: number[]; row: number[] } = { batch: [], row: [] };
       for (const f of oldFiles.filter((o) => o.partition === partition)) {
@@ -613,9 +609,8 @@ async function* outputBatches(
 
 /**
  * Each partition's new rows as one batch of the lake's schema, in the order they are written
- * (columnar/regroup.ts), or undefined when the rows do not come batch after batch (they are
- * gathered from the sources instead). Column after column: `columnsNamed` may read each from
- * the spills, and it is let go once regrouped.
+ * (columnar/regroup.ts). Column after column: `columnsNamed` may read each from the spills,
+ * and it is let go once regrouped.
  */
 async function regroupByPartition(
   columns: readonly LakeColumn[],
@@ -626,11 +621,10 @@ async function regroupByPartition(
   sourceCount: number,
   columnsNamed: (names: readonly string[]) => Promise<ReadonlyMap<string, readonly (Data | undefined)[]>>,
   stats: GatherStats,
-): Promise<Map<string | null, SourceBatch> | undefined> {
+): Promise<Map<string | null, SourceBatch>> {
   const groups = partitions.filter((p) => incoming.has(p));
   const refs = groups.map((p) => pick(winners, incoming.get(p)!));
   const plan = planRegroup(sourceCount, refs);
-  if (!plan) return undefined;
   const children: Data[][] = refs.map(() => []);
   for (const c of columns) {
     const sources = (await columnsNamed([c.name])).get(c.name)!;

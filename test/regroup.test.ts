@@ -65,9 +65,8 @@ function groupsOf(r: () => number, lengths: number[], G: number): RowRefs[] {
  * columns, another set of groups is placed in the kernel (another task's, in the same
  * process), so each column finds its placement stale and places its rows again.
  */
-function regroupRows(specs: readonly TypeSpec[], columnOf: (c: number) => readonly (Data | undefined)[], sourceCount: number, groups: readonly RowRefs[], stats: GatherStats, interleave?: () => void): Data[][] | undefined {
+function regroupRows(specs: readonly TypeSpec[], columnOf: (c: number) => readonly (Data | undefined)[], sourceCount: number, groups: readonly RowRefs[], stats: GatherStats, interleave?: () => void): Data[][] {
   const plan = planRegroup(sourceCount, groups);
-  if (!plan) return undefined;
   const byColumn = specs.map((spec, c) => {
     interleave?.();
     return regroupColumn(plan, spec, columnOf(c), stats);
@@ -89,7 +88,6 @@ test('regrouped rows are, group by group and column by column, what gather build
     const otherPlan = other && planRegroup(lengths.length, other);
     const interleave = otherPlan ? () => void regroupColumn(otherPlan, specs[0]!, columnOf(0), newGatherStats()) : undefined;
     const got = regroupRows(specs, columnOf, lengths.length, groups, stats, interleave);
-    assert.ok(got, `${G} groups`);
     assert.equal(got.length, G);
     groups.forEach((refs, k) => {
       assert.equal(got[k]!.length, specs.length);
@@ -104,12 +102,12 @@ test('regrouped rows are, group by group and column by column, what gather build
   assert.ok(compared > 10_000, `compared ${compared} values`);
 });
 
-test('a group whose rows go back to an earlier batch is not regrouped: the caller gathers it', () => {
+test('a group whose rows go back to an earlier batch is refused (callers list rows batch after batch)', () => {
   const r = prng(5);
   const lengths = [20, 20];
   const { specs, columnOf } = sources(r, lengths);
   const inOrder: RowRefs = { batch: Int32Array.of(0, 0, 1), row: Int32Array.of(3, 1, 0), length: 3 };
   const backwards: RowRefs = { batch: Int32Array.of(1, 0), row: Int32Array.of(2, 5), length: 2 };
   assert.ok(regroupRows(specs, columnOf, 2, [inOrder], newGatherStats()), 'rows within a batch may come in any order');
-  assert.equal(regroupRows(specs, columnOf, 2, [inOrder, backwards], newGatherStats()), undefined);
+  assert.throws(() => regroupRows(specs, columnOf, 2, [inOrder, backwards], newGatherStats()), /go back to an earlier source batch/);
 });

@@ -26,13 +26,15 @@ export interface RegroupPlan {
 }
 
 /**
- * The plan for `groups` of rows of `sourceCount` source batches, or undefined when a group's
- * rows do not come batch after batch (refs.batch non-decreasing), the order the kernel copies
- * in: the caller gathers those as before.
+ * The plan for `groups` of rows of `sourceCount` source batches. A group's rows come batch
+ * after batch (refs.batch non-decreasing), the order the kernel copies in: a task's rows are
+ * listed batch by batch, and dedupe and the start date keep that order. Anything else is a
+ * bug in the caller, not in the input, and is refused.
  */
-export function planRegroup(sourceCount: number, groups: readonly RowRefs[]): RegroupPlan | undefined {
+export function planRegroup(sourceCount: number, groups: readonly RowRefs[]): RegroupPlan {
   const rows = bucketRows(sourceCount, groups);
-  return rows ? { groups, rows } : undefined;
+  if (!rows) throw new Error('regroup: a group\'s rows go back to an earlier source batch (they must come batch after batch)');
+  return { groups, rows };
 }
 
 /** One column of every group (in the lake's type `spec`), from that column of every source batch. */
