@@ -39,22 +39,29 @@ function isNearlyUnique(d: Data): boolean {
   const step = Math.max(1, Math.floor(d.length / SAMPLE));
   let sampled = 0;
   let distinct = 0;
-  for (let r = 0; r < d.length && sampled < SAMPLE; r += step) {
-    if (!isValid(d, r)) continue;
-    sampled++;
-    const h = hash(r) | 1; // never 0, the empty slot
-    let at = Math.imul(h, 0x9e3779b1) >>> 18;
-    while (slots[at & mask] !== 0 && slots[at & mask] !== h) at++;
-    if (slots[at & mask] === 0) {
-      slots[at & mask] = h;
-      distinct++;
+  // four interleaved passes, each spread over the whole batch, so that the first 512 values,
+  // which may settle it, are a sample of all of the batch and not of its first eighth
+  for (const pass of PASSES) {
+    for (let r = pass * step; r < d.length && sampled < SAMPLE; r += 4 * step) {
+      if (!isValid(d, r)) continue;
+      sampled++;
+      const h = hash(r) | 1; // never 0, the empty slot
+      let at = Math.imul(h, 0x9e3779b1) >>> 18;
+      while (slots[at & mask] !== 0 && slots[at & mask] !== h) at++;
+      if (slots[at & mask] === 0) {
+        slots[at & mask] = h;
+        distinct++;
+      }
+      // most columns repeat plenty: half distinct after 512 values settles it without the rest
+      if (sampled === 512 && distinct < 256) return false;
     }
-    // most columns repeat plenty: half distinct after 512 values settles it without the rest
-    if (sampled === 512 && distinct < 256) return false;
   }
   // too few values to tell: leave the writer's default
   return sampled >= 256 && distinct > sampled * UNIQUE;
 }
+
+/** The passes' first rows, in steps: each pass halves the gaps the ones before left. */
+const PASSES = [0, 2, 1, 3];
 
 /** A 32-bit hash of row r's value (equal values, equal hashes). */
 function hashOf(d: Data): ((r: number) => number) | undefined {
@@ -92,7 +99,8 @@ function hashOf(d: Data): ((r: number) => number) | undefined {
       }
       if (width === 4) {
         const words = new Int32Array(v.buffer, v.byteOffset, v.byteLength >> 2);
-        return (r) => words[r]!;
+        // mixed, not the value itself: `| 1` below would merge 2k and 2k + 1
+        return (r) => Math.imul(words[r]! ^ 0x5bd1e995, 0x01000193);
       }
       return undefined;
     }
