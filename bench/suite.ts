@@ -218,14 +218,17 @@ function markdown(): string {
     '',
     `Node ${machine.node}, ${machine.cpus} CPU(s) (${machine.cpu}), ${machine.platform}. Median of ${runs} run(s) per contender, alternating; rows/s count every input row (both tables). Peak RSS includes worker processes.`,
     '',
-    '| size | codec | contender | seconds | rows/s | input MB/s | peak RSS MiB | output MB | × heaplake |',
-    '|---:|---|---|---:|---:|---:|---:|---:|---:|',
+    '| size | codec | contender | seconds | runs (s) | rows/s | input MB/s | peak RSS MiB | output MB | × heaplake |',
+    '|---:|---|---|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const f of figures) {
     const errors = f.runs.filter((r) => r.error).map((r) => r.error);
     const note = f.skipped ? `skipped: ${f.skipped}` : errors.length ? `${errors.length} void run(s): ${errors[0]}` : '';
+    // the spread of the valid runs: on shared VMs a median hides how far runs moved
+    const valid = f.runs.filter((r) => !r.error).map((r) => r.seconds);
+    const spread = valid.length > 1 ? `${fmt(Math.min(...valid), 2)}–${fmt(Math.max(...valid), 2)}` : '–';
     lines.push(
-      `| ${f.size.toLocaleString('en-US')} | ${f.codec} | ${f.contender} | ${fmt(f.medianSeconds, 2)} | ${fmt(f.rowsPerSecond)} | ${fmt(f.inputMBps, 1)} | ${fmt(f.peakRssMiB)} | ${f.outputBytes ? fmt(f.outputBytes / 1e6, 1) : '–'} | ${fmt(f.ratioToHeaplake, 2)}${note ? ` ${note}` : ''} |`,
+      `| ${f.size.toLocaleString('en-US')} | ${f.codec} | ${f.contender} | ${fmt(f.medianSeconds, 2)} | ${spread} | ${fmt(f.rowsPerSecond)} | ${fmt(f.inputMBps, 1)} | ${fmt(f.peakRssMiB)} | ${f.outputBytes ? fmt(f.outputBytes / 1e6, 1) : '–'} | ${fmt(f.ratioToHeaplake, 2)}${note ? ` ${note}` : ''} |`,
     );
   }
   lines.push('', '## Targets (issue 5)', '');
