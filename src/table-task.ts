@@ -135,10 +135,8 @@ function column(batch: RecordBatch, name: string): Data | undefined {
 
 const dayNames = new Map<number, string>();
 
-function dayPartition(micros: number): string {
-  if (Number.isNaN(micros)) return NULL_PARTITION;
-  // one Date per day, not per row
-  const day = Math.floor(micros / DAY_MICROS);
+/** `dt=YYYY-MM-DD` of a day since the epoch: one Date per day, not per row. */
+function dayName(day: number): string {
   let name = dayNames.get(day);
   if (name === undefined) {
     if (dayNames.size > 100_000) dayNames.clear();
@@ -188,27 +186,41 @@ function pickMicros(micros: Float64Array, indices: ArrayLike<number>): Float64Ar
 }
 
 /** Rows 0..n-1 grouped by `groupOf`, each group's rows in order (typed arrays, not a JS array per group). */
-function groupRows<K>(n: number, groupOf: (i: number) => K): Map<K, Int32Array> {
-  const ids = new Map<K, number>();
-  const groupIds = new Int32Array(n);
+/**
+ * Row indices by partition, each list in row order: by the day of `micros` (NaN: the null
+ * partition), or every row under null for a table without days. Days are grouped as numbers
+ * and named once each: a name per row and a second lookup by it took ~0.1 s per 1M rows.
+ */
+function rowsByPartition(n: number, micros: Float64Array | undefined): Map<string | null, Int32Array> {
+  if (n === 0) return new Map();
+  if (!micros) {
+    const all = new Int32Array(n);
+    for (let i = 0; i < n; i++) all[i] = i;
+    return new Map([[null, all]]);
+  }
+  const ids = new Map<number, number>(); // day (NaN: no day) → group
+  const days: number[] = [];
   const counts: number[] = [];
+  const groupOf = new Int32Array(n);
   for (let i = 0; i < n; i++) {
-    const key = groupOf(i);
-    let id = ids.get(key);
+    const m = micros[i]!;
+    const day = m === m ? Math.floor(m / DAY_MICROS) : NaN; // a Map finds NaN like any key
+    let id = ids.get(day);
     if (id === undefined) {
-      ids.set(key, (id = counts.length));
+      ids.set(day, (id = days.length));
+      days.push(day);
       counts.push(0);
     }
-    groupIds[i] = id;
+    groupOf[i] = id;
     counts[id]!++;
   }
   const lists = counts.map((c) => new Int32Array(c));
   const filled = counts.map(() => 0);
   for (let i = 0; i < n; i++) {
-    const id = groupIds[i]!;
+    const id = groupOf[i]!;
     lists[id]![filled[id]!++] = i;
   }
-  return new Map([...ids].map(([key, id]) => [key, lists[id]!]));
+  return new Map(days.map((day, id) => [Number.isNaN(day) ? NULL_PARTITION : dayName(day), lists[id]!]));
 }
 
 function concatRefs(a: RowRefs, b: RowRefs): RowRefs {
@@ -345,8 +357,7 @@ async function writeTable(plan: TablePlan, ctx: TaskContext, inputs: TaskInputs,
   }
 
   // 4. which partitions change: those receiving rows, and (merge) those holding replaced rows
-  const partitionOf = (i: number): string | null => (partitioned ? dayPartition(winnerMicros![i]!) : null);
-  const incoming = groupRows(winners.length, partitionOf);
+  const incoming = rowsByPartition(winners.length, partitioned ? winnerMicros : undefined);
   const affected = new Set<string | null>(incoming.keys());
   if (plan.mode === 'merge') {
     for (const f of oldFiles) {
