@@ -28,6 +28,8 @@ export interface DedupeResult {
   readonly duplicates: number;
   /** Rows kept because their key is null. */
   readonly nullKeys: number;
+  /** Every integer key of the rows (the winners' keys): a merge looks up the lake's rows in it. */
+  readonly keys: KeyIndex;
 }
 
 /** Int32 views of 64-bit key columns, made once per batch. */
@@ -103,5 +105,5 @@ export function dedupe(refs: RowRefs, source: DedupeSource): DedupeResult {
     index[j] = i;
     j++;
   }
-  return { winners: { batch, row, length: count }, index, duplicates, nullKeys };
+  return { winners: { batch, row, length: count }, index, duplicates, nullKeys, keys: ints };
 }
