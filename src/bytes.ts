@@ -1,6 +1,15 @@
+import { createHash } from 'node:crypto';
+
 /** The bytes under a typed array (a view, no copy). */
 export function bytesOf(v: ArrayBufferView): Uint8Array {
   return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+}
+
+/** The SHA-256 (hex) of the bytes of `parts`, one after another. */
+export function sha256Hex(parts: readonly Uint8Array[]): string {
+  const hash = createHash('sha256');
+  for (const p of parts) hash.update(p);
+  return hash.digest('hex');
 }
 
 /** Joins byte chunks into one array (a single chunk is returned as it is). */

@@ -21,7 +21,8 @@ import { lakeSchema, mergeColumns, typeSpec, type TypeSpec } from './schema/merg
 import { dedupe } from './dedupe/dedupe.js';
 import { KeyIndex } from './dedupe/key-index.js';
 import type { LongSlot } from './avro/varint.js';
-import { readParquetBytes } from './sink/parquet.js';
+import { nativeSettings, readParquetBytes } from './sink/parquet.js';
+import { columnFiles } from './sink/column-files.js';
 import type { MapFile } from './shuffle/map-task.js';
 import { decodeSpill } from './shuffle/spill.js';
 import { openSpillColumns, readsByColumn, type SpillColumns } from './shuffle/spill-columns.js';
@@ -392,13 +393,45 @@ async function writeTable(plan: TablePlan, ctx: TaskContext, inputs: TaskInputs,
     for (const n of names) if (!result.has(n)) result.set(n, sourceColumn(sources, n));
     return result;
   };
-  // the new rows, one batch per partition (regroup.ts); the sources are then let go
-  const regrouped = await regroupByPartition(columns, schema, partitions, incoming, winners, sources.length, columnsNamed, gatherStats);
+  const writeOptions = {
+    compression: ctx.compression,
+    rowGroupRows,
+    metadata: new Map([
+      ['heaplake.table', table],
+      ['heaplake.dump_id', String(plan.lastDumpId)],
+    ]),
+  };
+  // partitions whose files hold new rows only are written a column at a time, each column as it
+  // is regrouped (sink/column-files.ts); the others (lake rows to merge, or a table parquet-wasm
+  // writes) are regrouped into batches first, and written from them
+  const native = ctx.target.writeEncoded ? nativeSettings(schema, writeOptions, []) : undefined;
+  const direct = new Set(native ? partitions.filter((p) => incoming.has(p) && (plan.mode === 'replace' || !oldFiles.some((o) => o.partition === p))) : []);
+  const directFiles = [...direct].flatMap((partition) => fileRanges(incoming.get(partition)!.length, rowsPerFile).map((r, seq) => ({ partition, seq, ...r })));
+  const columnWriter = native && directFiles.length > 0 ? columnFiles(schema, directFiles.map((f) => f.count), native, OUTPUT_BATCH_ROWS) : undefined;
+  const written = columnWriter && { partitions: direct, add: (c: number, of: (p: string | null) => Data) => columnWriter.add(c, directFiles.map((f) => of(f.partition).slice(f.start, f.count))) };
+  // the new rows regrouped by partition (regroup.ts); the sources are then let go
+  const regrouped = await regroupByPartition(columns, schema, partitions, incoming, winners, sources.length, columnsNamed, gatherStats, written);
   await spilled?.columns.close(); // every column is read
   columnsOf.delete(sources);
   parsedTime.clear();
   sources.length = 0;
+  const fileName = (partition: string | null, seq: number) => `${partition === null ? table : `${table}/${partition}`}/part-${plan.lastDumpId}-${ctx.fileTag}-${seq}.parquet`;
+  const staging = (to: string) => `${STAGING_DIR}/${ctx.runId}/${to}`;
+  const recordFile = (partition: string | null, to: string, rows: number, file: { bytes: number; sha256: string }) => {
+    staged.push({ from: staging(to), to });
+    newFiles.push({ path: to, partition, rows, bytes: file.bytes, sha256: file.sha256, ...(ctx.bucket ? { bucket: ctx.bucket.index } : {}) });
+    stats.rowsOut += rows;
+    stats.bytesOut += file.bytes;
+  };
   for (const partition of partitions) {
+    if (direct.has(partition)) {
+      for (const [f, d] of directFiles.entries()) {
+        if (d.partition !== partition) continue;
+        const to = fileName(partition, d.seq);
+        recordFile(partition, to, d.count, await ctx.target.writeEncoded!(staging(to), columnWriter!.take(f)));
+      }
+      continue;
+    }
     // a partition without new rows has only the lake's (merge) or nothing left (replace)
     const part = regrouped.get(partition);
     const batches: SourceBatch[] = part ? [part] : [];
@@ -415,25 +448,10 @@ async function writeTable(plan: TablePlan, ctx: TaskContext, inputs: TaskInputs,
       refs = concatRefs({ batch: Int32Array.from(lakeRefs.batch), row: Int32Array.from(lakeRefs.row), length: lakeRefs.batch.length }, refs);
     }
     if (refs.length === 0) continue;
-    const dir = partition === null ? table : `${table}/${partition}`;
-    for (let start = 0, seq = 0; start < refs.length; start += rowsPerFile, seq++) {
-      const count = Math.min(rowsPerFile, refs.length - start);
+    for (const [seq, { start, count }] of fileRanges(refs.length, rowsPerFile).entries()) {
       const fileRefs = { batch: refs.batch.subarray(start, start + count), row: refs.row.subarray(start, start + count), length: count };
-      const name = `part-${plan.lastDumpId}-${ctx.fileTag}-${seq}.parquet`;
-      const to = `${dir}/${name}`;
-      const from = `${STAGING_DIR}/${ctx.runId}/${to}`;
-      const { bytes, sha256 } = await ctx.target.writeParquet(from, schema, outputBatches(columns, schema, fileRefs, batches, gather), {
-        compression: ctx.compression,
-        rowGroupRows,
-        metadata: new Map([
-          ['heaplake.table', table],
-          ['heaplake.dump_id', String(plan.lastDumpId)],
-        ]),
-      });
-      staged.push({ from, to });
-      newFiles.push({ path: to, partition, rows: count, bytes, sha256, ...(ctx.bucket ? { bucket: ctx.bucket.index } : {}) });
-      stats.rowsOut += count;
-      stats.bytesOut += bytes;
+      const to = fileName(partition, seq);
+      recordFile(partition, to, count, await ctx.target.writeParquet(staging(to), schema, outputBatches(columns, schema, fileRefs, batches, gather), writeOptions));
     }
   }
   stats.filesWritten = newFiles.length;
@@ -612,7 +630,8 @@ async function* outputBatches(
 /**
  * Each partition's new rows as one batch of the lake's schema, in the order they are written
  * (columnar/regroup.ts). Column after column: `columnsNamed` may read each from the spills,
- * and it is let go once regrouped.
+ * and it is let go once regrouped. The partitions of `written` get each column as it is
+ * regrouped instead (their files are written a column at a time) and no batch.
  */
 async function regroupByPartition(
   columns: readonly LakeColumn[],
@@ -623,17 +642,28 @@ async function regroupByPartition(
   sourceCount: number,
   columnsNamed: (names: readonly string[]) => Promise<ReadonlyMap<string, readonly (Data | undefined)[]>>,
   stats: GatherStats,
+  written?: { partitions: ReadonlySet<string | null>; add(c: number, of: (partition: string | null) => Data): void },
 ): Promise<Map<string | null, SourceBatch>> {
   const groups = partitions.filter((p) => incoming.has(p));
   const refs = groups.map((p) => pick(winners, incoming.get(p)!));
   const plan = planRegroup(sourceCount, refs);
-  const children: Data[][] = refs.map(() => []);
-  for (const c of columns) {
-    const sources = (await columnsNamed([c.name])).get(c.name)!;
-    regroupColumn(plan, c.type, sources, stats).forEach((d, k) => children[k]!.push(d));
+  const kept = groups.flatMap((p, k) => (written?.partitions.has(p) ? [] : [k]));
+  const children: Data[][] = groups.map(() => []);
+  for (const [c, column] of columns.entries()) {
+    const sources = (await columnsNamed([column.name])).get(column.name)!;
+    const out = regroupColumn(plan, column.type, sources, stats);
+    written?.add(c, (p) => out[groups.indexOf(p)]!);
+    for (const k of kept) children[k]!.push(out[k]!);
   }
   const type = new Struct(schema.fields);
-  return new Map(groups.map((p, k) => [p, { batch: new RecordBatch(schema, makeData({ type, length: refs[k]!.length, nullCount: 0, children: children[k]! })), dump: -1 }]));
+  return new Map(kept.map((k) => [groups[k]!, { batch: new RecordBatch(schema, makeData({ type, length: refs[k]!.length, nullCount: 0, children: children[k]! })), dump: -1 }]));
+}
+
+/** A partition's `rows` in files of `rowsPerFile` rows at most: each file's first row and count. */
+function fileRanges(rows: number, rowsPerFile: number): { start: number; count: number }[] {
+  const out: { start: number; count: number }[] = [];
+  for (let start = 0; start < rows; start += rowsPerFile) out.push({ start, count: Math.min(rowsPerFile, rows - start) });
+  return out;
 }
 
 /** The batch and first row when `refs` are consecutive rows of one batch. */

@@ -56,7 +56,7 @@ test('P1/P3: a crash (exception) at every side-effecting step: old or new lake, 
   assert.ok(s.points.length >= 15, `${s.points.length} kill points`);
   assert.notEqual(s.beforeView, s.afterView);
   const kinds = new Set(s.points.map((p) => p.op));
-  for (const op of ['writeParquet', 'writeParquet:end', 'move', 'writeIfUnchanged', 'remove', 'removeTree']) assert.ok(kinds.has(op), `a ${op} point`);
+  for (const op of ['writeEncoded', 'writeParquet', 'writeParquet:end', 'move', 'writeIfUnchanged', 'remove', 'removeTree']) assert.ok(kinds.has(op), `a ${op} point`);
   for (let k = 0; k < s.points.length; k++) {
     const lake = tmp(`k${k}`);
     cpSync(s.before, lake, { recursive: true });

@@ -36,7 +36,8 @@ import {
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { chosenWriter, encodeParquetStream, readParquetBytes, writeParquetFile, type ParquetWriteOptions } from '../src/sink/parquet.js';
+import { chosenWriter, encodeParquetStream, nativeSettings, readParquetBytes, writeParquetFile, type ParquetWriteOptions } from '../src/sink/parquet.js';
+import { columnFiles } from '../src/sink/column-files.js';
 import { prng } from '../scripts/heap-like.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'heaplake-pw-'));
@@ -148,6 +149,53 @@ test('columns that are slices at any offset (a regrouped partition cut into outp
   }
   // the same rows written unsliced are the same file
   assert.ok(bytes.equals(await write([whole], { rowGroupRows: 7_000, compression: 'snappy' })), 'slices and the whole batch give the same bytes');
+});
+
+function columnFilesOf(whole: RecordBatch, ranges: readonly (readonly [number, number])[], settingsOf: (s: Schema) => Parameters<typeof columnFiles>[2], sample: number): Uint8Array[][] {
+  const files = columnFiles(whole.schema, ranges.map(([a, b]) => b - a), settingsOf(whole.schema), sample);
+  whole.data.children.forEach((d, c) => files.add(c, ranges.map(([a, b]) => d.slice(a, b - a))));
+  return ranges.map((_, f) => files.take(f));
+}
+
+test('files written a column at a time (column-files.ts, a reduce task\'s way) are the bytes the row-by-row writer makes, and read back', async () => {
+  // columns whose dictionary choice differs by file, and one repetitive in its first rows only:
+  // its dictionary is wanted and overflows in a later row group (the rest of the file goes PLAIN)
+  const cols: Record<string, Col> = {
+    ...EVERY_TYPE,
+    late: { type: new Utf8(), make: (i) => (i % 30_000 < 7_000 ? 'same' : `${String(i).padStart(9, '0')}${'w'.repeat(190)}`) },
+  };
+  const SAMPLE = 7_000;
+  const settingsOf = (schema: Schema) => nativeSettings(schema, { rowGroupRows: 10_000, compression: 'snappy' }, [])!;
+  // several files of one schema, each a slice at an odd offset of one long batch (a regrouped partition)
+  const whole = batch(cols, 61_003, 0, 5);
+  const ranges = [
+    [0, 1],
+    [1, 9_999],
+    [10_001, 30_000],
+    [30_000, 61_003],
+  ] as const;
+  const written = columnFilesOf(whole, ranges, settingsOf, SAMPLE);
+  for (const [f, [a, b]] of ranges.entries()) {
+    const got = Buffer.concat(written[f]!);
+    // the row path: the file's rows as batches of SAMPLE rows (its first batch picks the dictionaries)
+    const batches: RecordBatch[] = [];
+    for (let at = a; at < b; at += SAMPLE) {
+      const n = Math.min(SAMPLE, b - at);
+      batches.push(new RecordBatch(whole.schema, makeData({ type: new Struct(whole.schema.fields), length: n, nullCount: 0, children: whole.data.children.map((d) => d.slice(at, n)) })));
+    }
+    const want = await write(batches, { rowGroupRows: 10_000, compression: 'snappy' });
+    assert.ok(got.equals(want), `file ${f} (${b - a} rows): ${got.length} bytes, the row path ${want.length}`);
+    assertSameTable(readParquetBytes(got), batches);
+  }
+  // the last file: 'late' keeps its dictionary in row group 0, overflows in 1, and 2 and 3 go PLAIN at once
+  const last = Buffer.concat(written.at(-1)!);
+  const meta = parquetMetadata(last.buffer.slice(last.byteOffset, last.byteOffset + last.length) as ArrayBuffer);
+  const late = meta.row_groups.map((g) => g.columns.find((c) => c.meta_data!.path_in_schema[0] === 'late')!.meta_data!.encodings.join(','));
+  assert.deepEqual(late, ['PLAIN,RLE,RLE_DICTIONARY', 'PLAIN,RLE', 'PLAIN,RLE', 'PLAIN,RLE']);
+  const partial = columnFiles(whole.schema, [5], settingsOf(whole.schema), SAMPLE);
+  assert.throws(() => partial.take(0), /not complete/, 'a file is complete only with every column');
+  assert.throws(() => partial.add(1, [whole.data.children[1]!.slice(0, 5)]), /column 1 given, column 0/);
+  assert.throws(() => partial.add(0, [whole.data.children[0]!.slice(0, 4)]), /4 rows, the file 5/);
 });
 
 test('hyparquet reads the same values, and the statistics hold the true min, max and null count', async () => {

@@ -155,6 +155,11 @@ test('a Parquet file larger than a part goes up as a multipart upload, byte-exac
   assert.equal(createHash('sha256').update(bytes).digest('hex'), sha256);
   const md = parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) as ArrayBuffer);
   assert.equal(Number(md.num_rows), batch.numRows);
+  // a file encoded beforehand (writeEncoded), in pieces of odd sizes: the same bytes
+  const pieces = [bytes.subarray(0, 7), bytes.subarray(7, 6_000_001), bytes.subarray(6_000_001)];
+  const encoded = await target.writeEncoded!('encoded.parquet', pieces);
+  assert.deepEqual(encoded, { bytes: size, sha256 });
+  assert.ok(Buffer.from(await target.readBytes('encoded.parquet')).equals(Buffer.from(bytes)));
 });
 
 test('S6: a multipart upload that fails midway is aborted: no object, no upload left', async () => {
@@ -171,11 +176,19 @@ test('S6: a multipart upload that fails midway is aborted: no object, no upload 
   try {
     const target = s3Target('s3://lake/aborted', { endpoint: proxy.endpoint, partSize: 5 * 1024 * 1024, maxAttempts: 2 });
     const { schema, batch } = bigBatch(12);
-    await assert.rejects(target.writeParquet('big.parquet', schema, once(batch), { compression: 'none' }), (e: unknown) => e instanceof HeaplakeError);
-    await assert.rejects(s3.client().send(new GetObjectCommand({ Bucket: 'lake', Key: 'aborted/big.parquet' })), /does not exist|NoSuchKey/);
-    // s3rver does not implement ListMultipartUploads: check that the upload was started, then aborted
-    assert.ok(requests.some((r) => r.startsWith('POST') && r.includes('uploads')), requests.join('\n'));
-    assert.ok(requests.some((r) => r.startsWith('DELETE') && r.includes('uploadId=')), `an AbortMultipartUpload: ${requests.join('\n')}`);
+    const encoded = [new Uint8Array(12 * 1024 * 1024).fill(7)];
+    for (const [name, write] of [
+      ['big.parquet', () => target.writeParquet('big.parquet', schema, once(batch), { compression: 'none' })],
+      ['encoded.parquet', () => target.writeEncoded!('encoded.parquet', encoded)],
+    ] as const) {
+      parts = 0;
+      requests.length = 0;
+      await assert.rejects(write(), (e: unknown) => e instanceof HeaplakeError && (e.context as { file?: string }).file?.endsWith(name) === true, name);
+      await assert.rejects(s3.client().send(new GetObjectCommand({ Bucket: 'lake', Key: `aborted/${name}` })), /does not exist|NoSuchKey/);
+      // s3rver does not implement ListMultipartUploads: check that the upload was started, then aborted
+      assert.ok(requests.some((r) => r.startsWith('POST') && r.includes('uploads')), requests.join('\n'));
+      assert.ok(requests.some((r) => r.startsWith('DELETE') && r.includes('uploadId=')), `${name}: an AbortMultipartUpload: ${requests.join('\n')}`);
+    }
   } finally {
     await proxy.close();
   }
@@ -345,8 +358,10 @@ test('P1/P3: kill points on S3: a crash (exception, and SIGKILL at some) at ever
     await convert({ ...base, target: `s3://lake/${prefix}` });
     assert.equal(await view(prefix), after, `point ${k} (${second[k]}): the re-run differs`);
   }
-  // and a real SIGKILL of a converting process at a few of them: first upload, a move, the commit point
-  const picks = [0, second.findIndex((p) => p.startsWith('writeParquet:end')), second.findIndex((p) => p.startsWith('move')), second.findIndex((p) => p.startsWith('writeIfUnchanged'))];
+  // and a real SIGKILL of a converting process at a few of them: the first write, a file written
+  // a column at a time (reduce tasks write their files so), a move, the commit point
+  const picks = [0, second.findIndex((p) => p.startsWith('writeEncoded')), second.findIndex((p) => p.startsWith('move')), second.findIndex((p) => p.startsWith('writeIfUnchanged'))];
+  assert.ok(!picks.includes(-1), `every kind of point occurs: ${picks}`);
   for (const k of new Set(picks)) {
     const prefix = `kp-kill-${k}`;
     await convert({ ...base, target: `s3://lake/${prefix}`, tables: ['users', 'sessions'] });

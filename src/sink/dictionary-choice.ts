@@ -31,7 +31,8 @@ export function nearlyUniqueColumns(batch: RecordBatch): string[] {
 // an open-addressing set of 32-bit hashes, reused: four times the sample, so probes stay short
 const slots = new Int32Array(SAMPLE * 4);
 
-function isNearlyUnique(d: Data): boolean {
+/** Whether the sampled values of column `d` are more than 90% distinct. */
+export function isNearlyUnique(d: Data): boolean {
   const hash = hashOf(d);
   if (!hash) return false;
   slots.fill(0);

@@ -4,6 +4,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
 import { SinkError } from '../errors.js';
+import { sha256Hex } from '../bytes.js';
 import { isSafeKey } from '../source/source.js';
 import { writeParquetFile } from './parquet.js';
 import type { Target } from './target.js';
@@ -101,6 +102,11 @@ export function localTarget(root: string): Target {
         } finally {
           await release();
         }
+      }),
+    writeEncoded: (path, pieces) =>
+      io(path, async () => {
+        await writeReplacing(pathOf(path), pieces);
+        return { bytes: pieces.reduce((n, p) => n + p.byteLength, 0), sha256: sha256Hex(pieces) };
       }),
     async writeParquet(path, schema, batches, options) {
       const full = pathOf(path);

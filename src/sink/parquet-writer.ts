@@ -34,6 +34,83 @@ export interface NativeWriteSettings {
 
 const MAGIC = new TextEncoder().encode('PAR1');
 
+/** One column chunk of one row group, encoded: its bytes, and its metadata with offsets from the chunk's first byte. */
+export interface EncodedChunk {
+  readonly bytes: Uint8Array;
+  readonly meta: ChunkMeta;
+  /** A dictionary was wanted and overflowed: the file's later row groups of this column go PLAIN at once. */
+  readonly dictionaryFailed: boolean;
+}
+
+/** Encodes and compresses one column chunk (`parts` of column `layout`, in order). */
+export function encodeColumnChunk(layout: ColumnLayout, parts: readonly Part[], wantDictionary: boolean, settings: Pick<NativeWriteSettings, 'compress' | 'codec'>): EncodedChunk {
+  const pieces: Uint8Array[] = [];
+  let size = 0;
+  let uncompressed = 0;
+  let dictionaryPageOffset: number | undefined;
+  let dataPageOffset: number | undefined;
+  const summary = encodeChunk(layout.kind, parts, wantDictionary, (body, info) => {
+    const compressed = settings.compress(body);
+    const header = pageHeader(info.dictionary, body.length, compressed.length, info.count, info.encoding);
+    if (info.dictionary) dictionaryPageOffset = size;
+    else dataPageOffset ??= size;
+    pieces.push(header, compressed);
+    size += header.length + compressed.length;
+    uncompressed += header.length + body.length;
+  });
+  const encodings = summary.dictionary ? [ENCODING.PLAIN, ENCODING.RLE, ENCODING.RLE_DICTIONARY] : [ENCODING.PLAIN, ENCODING.RLE];
+  const meta: ChunkMeta = {
+    layout,
+    summary,
+    codec: settings.codec,
+    encodings,
+    start: 0,
+    dataPageOffset: dataPageOffset!,
+    ...(dictionaryPageOffset !== undefined ? { dictionaryPageOffset } : {}),
+    compressed: size,
+    uncompressed,
+  };
+  return { bytes: concatBytes(pieces, size), meta, dictionaryFailed: wantDictionary && !summary.dictionary };
+}
+
+/** `meta` of a chunk whose first byte is at file offset `offset`. */
+function placedAt(meta: ChunkMeta, offset: number): ChunkMeta {
+  const { dictionaryPageOffset, ...rest } = meta;
+  return { ...rest, start: offset, dataPageOffset: meta.dataPageOffset + offset, ...(dictionaryPageOffset !== undefined ? { dictionaryPageOffset: dictionaryPageOffset + offset } : {}) };
+}
+
+/** The footer (file metadata, its length, the magic) after `groups`. */
+function footerBytes(schema: Schema, groups: readonly RowGroupMeta[], settings: Pick<NativeWriteSettings, 'layouts' | 'keyValues' | 'createdBy'>): Uint8Array {
+  const keyValues = new Map(settings.keyValues);
+  keyValues.set('ARROW:schema', arrowSchemaText(schema));
+  const footer = fileMetadata(settings.layouts, groups, keyValues, settings.createdBy);
+  const tail = new Uint8Array(footer.length + 8);
+  tail.set(footer);
+  new DataView(tail.buffer).setUint32(footer.length, footer.length, true);
+  tail.set(MAGIC, footer.length + 4);
+  return tail;
+}
+
+/**
+ * A Parquet file's bytes, in pieces, from column chunks encoded beforehand (`groups[g][c]`: row
+ * group g's chunk of column c, `rows[g]` rows): the same bytes writeParquetNative makes of those rows.
+ */
+export function assembleParquet(schema: Schema, groups: readonly (readonly EncodedChunk[])[], rows: readonly number[], settings: Pick<NativeWriteSettings, 'layouts' | 'keyValues' | 'createdBy'>): Uint8Array[] {
+  const pieces: Uint8Array[] = [MAGIC];
+  let offset = MAGIC.length;
+  const metas: RowGroupMeta[] = groups.map((chunks, g) => ({
+    rows: rows[g]!,
+    chunks: chunks.map((c) => {
+      const meta = placedAt(c.meta, offset);
+      pieces.push(c.bytes);
+      offset += c.bytes.length;
+      return meta;
+    }),
+  }));
+  pieces.push(footerBytes(schema, metas, settings));
+  return pieces;
+}
+
 /** The Parquet file's bytes, in pieces: magic, row groups (a column chunk a piece), footer. */
 export async function* writeParquetNative(schema: Schema, batches: AsyncIterable<RecordBatch>, settings: NativeWriteSettings): AsyncGenerator<Uint8Array> {
   const { layouts, rowGroupRows } = settings;
@@ -50,36 +127,12 @@ export async function* writeParquetNative(schema: Schema, batches: AsyncIterable
     for (let c = 0; c < layouts.length; c++) {
       const layout = layouts[c]!;
       const parts: Part[] = pending.map((p) => ({ data: p.batch.data.children[c]!, from: p.from, to: p.to }));
-      const pieces: Uint8Array[] = [];
-      let size = 0;
-      let uncompressed = 0;
-      let dictionaryPageOffset: number | undefined;
-      let dataPageOffset: number | undefined;
       const wantDictionary = !settings.plainColumns.has(layout.name) && !dictionaryFailed.has(c);
-      const summary = encodeChunk(layout.kind, parts, wantDictionary, (body, info) => {
-        const compressed = settings.compress(body);
-        const header = pageHeader(info.dictionary, body.length, compressed.length, info.count, info.encoding);
-        if (info.dictionary) dictionaryPageOffset = offset + size;
-        else dataPageOffset ??= offset + size;
-        pieces.push(header, compressed);
-        size += header.length + compressed.length;
-        uncompressed += header.length + body.length;
-      });
-      if (wantDictionary && !summary.dictionary) dictionaryFailed.add(c);
-      const encodings = summary.dictionary ? [ENCODING.PLAIN, ENCODING.RLE, ENCODING.RLE_DICTIONARY] : [ENCODING.PLAIN, ENCODING.RLE];
-      chunks.push({
-        layout,
-        summary,
-        codec: settings.codec,
-        encodings,
-        start: offset,
-        dataPageOffset: dataPageOffset!,
-        ...(dictionaryPageOffset !== undefined ? { dictionaryPageOffset } : {}),
-        compressed: size,
-        uncompressed,
-      });
-      offset += size;
-      yield concatBytes(pieces, size);
+      const chunk = encodeColumnChunk(layout, parts, wantDictionary, settings);
+      if (chunk.dictionaryFailed) dictionaryFailed.add(c);
+      chunks.push(placedAt(chunk.meta, offset));
+      offset += chunk.bytes.length;
+      yield chunk.bytes;
     }
     groups.push({ rows: pendingRows, chunks });
     pending = [];
@@ -98,15 +151,7 @@ export async function* writeParquetNative(schema: Schema, batches: AsyncIterable
     }
   }
   if (pendingRows > 0) yield* flush();
-
-  const keyValues = new Map(settings.keyValues);
-  keyValues.set('ARROW:schema', arrowSchemaText(schema));
-  const footer = fileMetadata(layouts, groups, keyValues, settings.createdBy);
-  const tail = new Uint8Array(footer.length + 8);
-  tail.set(footer);
-  new DataView(tail.buffer).setUint32(footer.length, footer.length, true);
-  tail.set(MAGIC, footer.length + 4);
-  yield tail;
+  yield footerBytes(schema, groups, settings);
 }
 
 /**

@@ -20,7 +20,7 @@ import { RecordBatch, RecordBatchStreamWriter, Table, tableFromIPC, tableToIPC, 
 import { nearlyUniqueColumns } from './dictionary-choice.js';
 import { columnLayouts } from './parquet-format.js';
 import { CODEC_ID, pageCompressor } from './page-codecs.js';
-import { writeParquetNative } from './parquet-writer.js';
+import { writeParquetNative, type NativeWriteSettings } from './parquet-writer.js';
 import { HeaplakeError, SinkError, UnsupportedError } from '../errors.js';
 import { DEFAULT_PARQUET_COMPRESSION, DEFAULT_ROW_GROUP_ROWS, type ParquetCompression } from '../defaults.js';
 
@@ -143,6 +143,24 @@ export function ipcStream(batch: RecordBatch): Uint8Array {
   return ipcScratch.subarray(0, size);
 }
 
+/**
+ * What heaplake's own writer needs for a file of `schema` whose columns `plainColumns` skip the
+ * dictionary; undefined when parquet-wasm writes such files (chosenWriter).
+ */
+export function nativeSettings(schema: Schema, options: ParquetWriteOptions, plainColumns: readonly string[]): NativeWriteSettings | undefined {
+  if (chosenWriter(schema, options) !== 'heaplake') return undefined;
+  const compression = options.compression ?? DEFAULT_PARQUET_COMPRESSION;
+  return {
+    layouts: columnLayouts(schema)!,
+    compress: pageCompressor(compression)!,
+    codec: CODEC_ID[compression],
+    rowGroupRows: options.rowGroupRows ?? DEFAULT_ROW_GROUP_ROWS,
+    plainColumns: new Set(plainColumns),
+    keyValues: footerMetadata(options),
+    createdBy: 'heaplake',
+  };
+}
+
 /** Streams batches into Parquet bytes (a Node Readable, for a file or an upload body). */
 export async function encodeParquetStream(schema: Schema, batches: AsyncIterable<RecordBatch>, options: ParquetWriteOptions = {}): Promise<Readable> {
   checkParquetCompatible(schema);
@@ -150,25 +168,14 @@ export async function encodeParquetStream(schema: Schema, batches: AsyncIterable
   // the first batch is read before the writer starts: its values choose the column encodings
   let first: IteratorResult<RecordBatch> | undefined = await iterator.next();
   const plainColumns = first.done ? [] : nearlyUniqueColumns(first.value);
-  if (chosenWriter(schema, options) === 'heaplake') {
-    const compression = options.compression ?? DEFAULT_PARQUET_COMPRESSION;
+  const native = nativeSettings(schema, options, plainColumns);
+  if (native) {
     async function* all(): AsyncGenerator<RecordBatch> {
       if (first && !first.done) yield first.value;
       first = undefined;
       for (let step = await iterator.next(); !step.done; step = await iterator.next()) yield step.value;
     }
-    return Readable.from(
-      writeParquetNative(schema, all(), {
-        layouts: columnLayouts(schema)!,
-        compress: pageCompressor(compression)!,
-        codec: CODEC_ID[compression],
-        rowGroupRows: options.rowGroupRows ?? DEFAULT_ROW_GROUP_ROWS,
-        plainColumns: new Set(plainColumns),
-        keyValues: footerMetadata(options),
-        createdBy: 'heaplake',
-      }),
-      { objectMode: false },
-    );
+    return Readable.from(writeParquetNative(schema, all(), native), { objectMode: false });
   }
   let wroteAny = false;
   const input = new ReadableStream<PW.RecordBatch>({

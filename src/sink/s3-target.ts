@@ -24,8 +24,9 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { SinkError } from '../errors.js';
+import { sha256Hex } from '../bytes.js';
 import { isSafeKey } from '../source/source.js';
 import { createS3Client, parseS3Uri, type S3Options } from '../source/s3-client.js';
 import { deliverParquet } from './parquet.js';
@@ -50,6 +51,8 @@ export function s3Target(uri: string, options: S3TargetOptions = {}, client?: S3
     return prefix + path;
   };
   const where = (path: string) => `s3://${bucket}/${prefix}${path}`;
+  const uploadPartSize = Math.max(5 * 1024 * 1024, options.partSize ?? 8 * 1024 * 1024);
+  const uploadQueueSize = options.queueSize ?? 2;
   const io = async <T>(path: string, fn: () => Promise<T>): Promise<T> => {
     try {
       return await fn();
@@ -128,6 +131,13 @@ export function s3Target(uri: string, options: S3TargetOptions = {}, client?: S3
         throw new SinkError('IO', `${where(path)}: ${(err as Error).message}`, { file: where(path) }, { cause: err });
       }
     },
+    writeEncoded: (path, pieces) =>
+      io(path, async () => {
+        // one PUT below a part's size, else a multipart upload (aborted on failure)
+        const body = Readable.from(pieces.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength)));
+        await new Upload({ client: s3, params: { Bucket: bucket, Key: keyOf(path), Body: body }, partSize: uploadPartSize, queueSize: uploadQueueSize, leavePartsOnError: false }).done();
+        return { bytes: pieces.reduce((n, p) => n + p.byteLength, 0), sha256: sha256Hex(pieces) };
+      }),
     async writeParquet(path, schema, batches, parquetOptions) {
       let upload: Upload | undefined;
       return deliverParquet(
@@ -142,8 +152,8 @@ export function s3Target(uri: string, options: S3TargetOptions = {}, client?: S3
           upload = new Upload({
             client: s3,
             params: { Bucket: bucket, Key: keyOf(path), Body: body },
-            partSize: Math.max(5 * 1024 * 1024, options.partSize ?? 8 * 1024 * 1024),
-            queueSize: options.queueSize ?? 2,
+            partSize: uploadPartSize,
+            queueSize: uploadQueueSize,
             leavePartsOnError: false, // a failed upload aborts its multipart upload
           });
           await upload.done();

@@ -47,6 +47,12 @@ export interface Target {
   hasCompareAndSwap(): Promise<boolean>;
   /** Streams batches into a Parquet file; nothing is left at `path` on failure. Returns its size and SHA-256. */
   writeParquet(path: string, schema: Schema, batches: AsyncIterable<RecordBatch>, options: ParquetWriteOptions): Promise<WrittenFile>;
+  /**
+   * Writes a Parquet file encoded beforehand (its bytes in pieces: sink/column-files.ts); nothing
+   * is left at `path` on failure (S3: a multipart upload once it passes a part). Returns its size
+   * and SHA-256. Optional: a store without it gets every file through `writeParquet`.
+   */
+  writeEncoded?(path: string, pieces: readonly Uint8Array[]): Promise<WrittenFile>;
   /** Every file below `prefix` (a folder path), recursively. */
   list(prefix: string): Promise<string[]>;
   move(from: string, to: string): Promise<void>;

@@ -1,6 +1,6 @@
 /**
  * A Target that calls `hook(op, path)` before every side-effecting operation (and once more at
- * the end of each Parquet write, before the file is complete), to crash a run at each of them
+ * the end of each Parquet write from batches, before the file is complete), to crash a run at each of them
  * (kill-point tests).
  */
 import type { Target } from '../../src/sink/target.js';
@@ -20,6 +20,14 @@ export function faultyTarget(inner: Target, hook: (point: KillPoint) => void | P
       }
       return inner.writeParquet(path, schema, thenHook(), options);
     },
+    ...(inner.writeEncoded
+      ? {
+          async writeEncoded(path: string, pieces: readonly Uint8Array[]) {
+            await hook({ op: 'writeEncoded', path });
+            return inner.writeEncoded!(path, pieces);
+          },
+        }
+      : {}),
     async writeAtomic(path, bytes) {
       await hook({ op: 'writeAtomic', path });
       return inner.writeAtomic(path, bytes);
