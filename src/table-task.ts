@@ -26,6 +26,7 @@ import { columnFiles } from './sink/column-files.js';
 import type { MapFile } from './shuffle/map-task.js';
 import { decodeSpill } from './shuffle/spill.js';
 import { openSpillColumns, readsByColumn, type SpillColumns } from './shuffle/spill-columns.js';
+import { dropSpillArena } from './shuffle/spill-arena.js';
 import { STAGING_DIR, type LakeColumn, type LakeFile, type LakeState, type TableState } from './commit/state.js';
 
 /** How a task reads its Avro files, and what it reports while it does (shared by every kind of task). */
@@ -270,6 +271,7 @@ export function emptyStats(table: string, mode: 'replace' | 'merge', dumps: stri
 }
 
 export async function runTableTask(plan: TablePlan, ctx: TaskContext): Promise<TaskResult> {
+  dropSpillArena(); // this task does not spill: a map task's spare memory is better let go
   const started = performance.now();
   const stats = emptyStats(plan.table, plan.mode, plan.dumps.map((d) => String(d.dumpId)));
 

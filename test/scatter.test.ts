@@ -6,10 +6,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Binary, Bool, FixedSizeBinary, Float64, Int32, Int64, TimestampMicrosecond, Utf8, makeData, vectorFromArray, type Data, type DataType } from 'apache-arrow';
+import { Binary, Bool, FixedSizeBinary, Float64, Int32, Int64, TimestampMicrosecond, Utf8, makeData, makeVector, vectorFromArray, type Data, type DataType } from 'apache-arrow';
 import { gatherColumn, newGatherStats } from '../src/columnar/gather.js';
 import { placeRows, scatterColumn, scatterSupports } from '../src/columnar/scatter.js';
 import { groupByBucket } from '../src/shuffle/map-task.js';
+import { spillArena } from '../src/shuffle/spill-arena.js';
 import { typeSpec } from '../src/schema/merge.js';
 import { prng } from '../scripts/heap-like.js';
 
@@ -55,6 +56,14 @@ test('the scatter kernel builds, per bucket, exactly the column gather builds fr
       // some buckets get nothing: rows go to the even buckets only when B > 1
       const rows = sources.map((d) => groupByBucket(Uint32Array.from({ length: d.length }, () => (B > 1 ? 2 * Math.floor((r() * B) / 2) : 0)), B));
       const scattered = scatterColumn(spec, sources, placeRows(rows, B));
+      // copied out into a map task's spill arena instead (views into shared, reused chunks): the same columns
+      const arena = spillArena();
+      arena.copy(Uint8Array.of(1, 2, 3)); // later copies start past other bytes
+      const inArena = scatterColumn(spec, sources, placeRows(rows, B), arena.copy);
+      // (sizes first: a view over a whole chunk would make the comparison's message huge)
+      assert.deepStrictEqual(inArena.map((d) => d && (d.values as Uint8Array).byteLength), scattered.map((d) => d && (d.values as Uint8Array).byteLength), `${spec}, ${B} buckets, in an arena: value bytes`);
+      assert.deepStrictEqual(inArena.map(buffers), scattered.map(buffers), `${spec}, ${B} buckets, in an arena`);
+      for (const [k, d] of inArena.entries()) if (d) assert.deepStrictEqual([...makeVector(d)].map(String), [...makeVector(scattered[k]!)].map(String), `${spec}, bucket ${k}, values`);
       for (let k = 0; k < B; k++) {
         const count = rows.reduce((n, x) => n + x.start[k + 1]! - x.start[k]!, 0);
         const batch = new Int32Array(count);

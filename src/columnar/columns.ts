@@ -144,10 +144,11 @@ export function fixedWidthData(
 ): Data {
   if (dictionarySymbols) {
     const dict = vectorFromArray(dictionarySymbols as string[], new Utf8());
-    return makeData({ type: type as Dictionary<Utf8>, length, nullCount, nullBitmap, data: new Int32Array(bytes.buffer), dictionary: dict });
+    return makeData({ type: type as Dictionary<Utf8>, length, nullCount, nullBitmap, data: new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 2), dictionary: dict });
   }
-  const ArrayType = (type as unknown as { ArrayType: new (b: ArrayBuffer) => ArrayLike<unknown> }).ArrayType;
-  const data = ArrayType === Uint8Array ? bytes : new ArrayType(bytes.buffer);
+  // `bytes` may be a view into a larger buffer (a spill arena's): the array covers the view only
+  const ArrayType = (type as unknown as { ArrayType: { new (b: ArrayBuffer, offset: number, length: number): ArrayLike<unknown>; BYTES_PER_ELEMENT: number } }).ArrayType;
+  const data = ArrayType === Uint8Array ? bytes : new ArrayType(bytes.buffer, bytes.byteOffset, bytes.byteLength / ArrayType.BYTES_PER_ELEMENT);
   return makeData({ type, length, nullCount, nullBitmap, data } as never);
 }
 

@@ -105,7 +105,7 @@ export const isCurrent = (rows: PlacedRows): boolean => rows.generation === plac
  * Column `spec` of every bucket (undefined where a bucket has no rows), from `sources[b]`
  * whose rows were placed by `placeRows` (the latest call). Check `scatterSupports` first.
  */
-export function scatterColumn(spec: TypeSpec, sources: readonly Data[], rows: PlacedRows): (Data | undefined)[] {
+export function scatterColumn(spec: TypeSpec, sources: readonly Data[], rows: PlacedRows, copyOut: (bytes: Uint8Array) => Uint8Array<ArrayBuffer> = (b) => b.slice()): (Data | undefined)[] {
   if (!isCurrent(rows)) throw new Error('scatterColumn: the rows were placed before another group\'s');
   const { buckets, first, vfirst } = rows;
   const kind = kindOf(spec)!;
@@ -158,17 +158,18 @@ export function scatterColumn(spec: TypeSpec, sources: readonly Data[], rows: Pl
     }
     const nullCount = u32[out.nulls / 4 + b]!;
     const vAt = out.valid + vfirst[b]!;
-    const nullBitmap = nullCount > 0 ? u8.slice(vAt, vAt + ((length + 7) >> 3)) : undefined;
+    const nullBitmap = nullCount > 0 ? copyOut(u8.subarray(vAt, vAt + ((length + 7) >> 3))) : undefined;
     if (kind === S_VAR) {
       const oAt = out.offsets + (first[b]! + b) * 4;
-      const valueOffsets = new Int32Array(k.memory.buffer, oAt, length + 1).slice();
-      const data = u8.slice(out.values + u32[out.dfirst / 4 + b]!, out.values + u32[out.dfirst / 4 + b + 1]!);
+      const offsetBytes = copyOut(u8.subarray(oAt, oAt + (length + 1) * 4));
+      const valueOffsets = new Int32Array(offsetBytes.buffer, offsetBytes.byteOffset, length + 1);
+      const data = copyOut(u8.subarray(out.values + u32[out.dfirst / 4 + b]!, out.values + u32[out.dfirst / 4 + b + 1]!));
       result.push(makeData({ type, length, nullCount, nullBitmap, valueOffsets, data } as never));
     } else if (kind === S_BOOL) {
       const bAt = out.bits + vfirst[b]!;
-      result.push(makeData({ type, length, nullCount, nullBitmap, data: u8.slice(bAt, bAt + ((length + 7) >> 3)) } as never));
+      result.push(makeData({ type, length, nullCount, nullBitmap, data: copyOut(u8.subarray(bAt, bAt + ((length + 7) >> 3))) } as never));
     } else {
-      result.push(fixedWidthData(type, length, nullCount, nullBitmap, u8.slice(out.values + first[b]! * width, out.values + first[b + 1]! * width)));
+      result.push(fixedWidthData(type, length, nullCount, nullBitmap, copyOut(u8.subarray(out.values + first[b]! * width, out.values + first[b + 1]! * width))));
     }
   }
   return result;

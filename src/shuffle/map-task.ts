@@ -17,6 +17,7 @@ import { STAGING_DIR } from '../manifest/tables.js';
 import { openAvro } from '../columnar/read-avro.js';
 import { dataBytes, gatherColumn, newGatherStats, type RowRefs } from '../columnar/gather.js';
 import { placeRows, scatterColumn, scatterSupports, type PlacedRows } from '../columnar/scatter.js';
+import { giveBackSpillArena, takeSpillArena, type SpillArena } from './spill-arena.js';
 import { SPILL_IO_AT_ONCE } from '../defaults.js';
 import { arrowType, typeSpec, type TypeSpec } from '../schema/merge.js';
 import { avroReadOptions, columnMismatch, emptyStats, fileColumns, headerColumns, type ReadSettings, type TableStats } from '../table-task.js';
@@ -84,6 +85,8 @@ export async function runMapTask(plan: TablePlan, ctx: MapContext): Promise<MapR
     for (const f of dump.files) files.push({ key: f.key, dumpId: String(dump.dumpId), columns: await headerColumns(table, f, ctx), schemaOnly: true });
   }
 
+  // the scattered columns of a spill live in this arena until the spill is written
+  const arena = takeSpillArena();
   let held: Held[] = [];
   let heldBytes = 0;
   let seq = 0;
@@ -96,15 +99,18 @@ export async function runMapTask(plan: TablePlan, ctx: MapContext): Promise<MapR
     if (held.length === 0) return;
     await writing;
     const encoded: { bucket: number; path: string; bytes: Uint8Array[]; rows: number }[] = [];
-    const byBucket = bucketSegments(fileGroups(held), B);
+    // the held batches are let go here: each column is dropped once scattered (bucketSegments)
+    const groups = fileGroups(held);
+    held = [];
+    heldBytes = 0;
+    arena.reset(); // the last spill's writes are done: its buffers are free
+    const byBucket = bucketSegments(groups, B, arena);
     for (let k = 0; k < B; k++) {
       const segments = byBucket[k]!;
       const rows = segments.reduce((n, s) => n + s.batches[0]!.numRows, 0);
       if (rows > 0) encoded.push({ bucket: k, path: spillPath(ctx.runId, table, ctx.fileTag, seq, k), bytes: encodeSpill(segments), rows });
     }
     seq++;
-    held = [];
-    heldBytes = 0;
     for (const w of encoded) spills.push({ bucket: w.bucket, path: w.path, bytes: w.bytes.reduce((n, b) => n + b.byteLength, 0), rows: w.rows });
     writing = (async () => {
       let next = 0;
@@ -142,6 +148,7 @@ export async function runMapTask(plan: TablePlan, ctx: MapContext): Promise<MapR
   }
   await flush();
   await writing;
+  giveBackSpillArena(arena);
   stats.seconds = (performance.now() - started) / 1000;
   return { table, spills, files, stats };
 }
@@ -159,10 +166,11 @@ export function groupByBucket(buckets: Uint32Array, B: number): { order: Int32Ar
 
 /** A run of held batches of one file, with what every bucket's segment of it needs. */
 interface FileGroup {
-  readonly held: readonly Held[];
+  /** The batches' rows by bucket (not the batches: their columns are in `columns`). */
+  readonly held: readonly Omit<Held, 'batch'>[];
   readonly specs: readonly TypeSpec[];
-  /** Column c of every batch of the group. */
-  readonly columns: readonly (Data | undefined)[][];
+  /** Column c of every batch of the group, until it is scattered. */
+  readonly columns: (Data | undefined)[][];
   readonly schema: Schema;
 }
 
@@ -177,7 +185,7 @@ function fileGroups(held: readonly Held[]): FileGroup[] {
     const fields = group[0]!.batch.schema.fields;
     const specs = fields.map((f) => typeSpec(f.type, f.name));
     groups.push({
-      held: group,
+      held: group.map(({ batch: _, ...rows }) => rows),
       specs,
       columns: fields.map((_, c) => group.map((h) => h.batch.data.children[c])),
       schema: new Schema(fields.map((f, c) => new Field(f.name, arrowType(specs[c]!), true))),
@@ -191,7 +199,7 @@ function fileGroups(held: readonly Held[]): FileGroup[] {
  * in that bucket. Each column is scattered to all buckets at once by the WebAssembly kernel
  * (columnar/scatter.ts); a column it does not take (a null column) is gathered bucket by bucket.
  */
-function bucketSegments(groups: readonly FileGroup[], B: number): SpillSegment[][] {
+function bucketSegments(groups: readonly FileGroup[], B: number, arena: SpillArena): SpillSegment[][] {
   const perBucket: SpillSegment[][] = Array.from({ length: B }, () => []);
   for (const g of groups) {
     const counts = new Int32Array(B);
@@ -201,7 +209,8 @@ function bucketSegments(groups: readonly FileGroup[], B: number): SpillSegment[]
     let placed: PlacedRows | undefined; // the group's rows in the scatter kernel's memory, once
     const columns = g.specs.map((spec, c): (Data | undefined)[] => {
       const sources = g.columns[c]!;
-      if (scatterSupports(spec, sources)) return scatterColumn(spec, sources as Data[], (placed ??= placeRows(g.held, B)));
+      g.columns[c] = []; // scattered: the held copy can go (the spill's rows and the batches' were held at once)
+      if (scatterSupports(spec, sources)) return scatterColumn(spec, sources as Data[], (placed ??= placeRows(g.held, B)), arena.copy);
       return Array.from({ length: B }, (_, k) => (counts[k]! > 0 ? gatherColumn(spec, sources, (refs[k] ??= bucketRefs(g, k, counts[k]!)), newGatherStats()) : undefined));
     });
     const first = g.held[0]!;
