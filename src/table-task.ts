@@ -26,7 +26,6 @@ import { columnFiles } from './sink/column-files.js';
 import type { MapFile } from './shuffle/map-task.js';
 import { decodeSpill } from './shuffle/spill.js';
 import { openSpillColumns, readsByColumn, type SpillColumns } from './shuffle/spill-columns.js';
-import { dropSpillArena } from './shuffle/spill-arena.js';
 import { STAGING_DIR, type LakeColumn, type LakeFile, type LakeState, type TableState } from './commit/state.js';
 
 /** How a task reads its Avro files, and what it reports while it does (shared by every kind of task). */
@@ -271,7 +270,6 @@ export function emptyStats(table: string, mode: 'replace' | 'merge', dumps: stri
 }
 
 export async function runTableTask(plan: TablePlan, ctx: TaskContext): Promise<TaskResult> {
-  dropSpillArena(); // this task does not spill: a map task's spare memory is better let go
   const started = performance.now();
   const stats = emptyStats(plan.table, plan.mode, plan.dumps.map((d) => String(d.dumpId)));
 
@@ -650,11 +648,12 @@ async function regroupByPartition(
   const refs = groups.map((p) => pick(winners, incoming.get(p)!));
   const plan = planRegroup(sourceCount, refs);
   const kept = groups.flatMap((p, k) => (written?.partitions.has(p) ? [] : [k]));
+  const groupOf = new Map(groups.map((p, k) => [p, k]));
   const children: Data[][] = groups.map(() => []);
   for (const [c, column] of columns.entries()) {
     const sources = (await columnsNamed([column.name])).get(column.name)!;
     const out = regroupColumn(plan, column.type, sources, stats);
-    written?.add(c, (p) => out[groups.indexOf(p)]!);
+    written?.add(c, (p) => out[groupOf.get(p)!]!);
     for (const k of kept) children[k]!.push(out[k]!);
   }
   const type = new Struct(schema.fields);

@@ -12,6 +12,7 @@ import type { Target } from '../sink/target.js';
 import { readState, type LakeState } from '../commit/state.js';
 import { runTableTask, type ReadSettings, type TaskResult } from '../table-task.js';
 import { runMapTask, type MapResult } from '../shuffle/map-task.js';
+import { dropSpillArena } from '../shuffle/spill-arena.js';
 import { receiptPath, stagingOf, tablePlanOf, type PlanFile, type PlanTask } from './plan-file.js';
 
 export interface Receipt {
@@ -96,6 +97,7 @@ export async function runTask(plan: PlanFile, task: PlanTask, options: RunTaskOp
     });
     outcome = { map };
   } else {
+    dropSpillArena(); // a task that does not spill: the last map task's spare arena is let go
     outcome = { result: await tableTask(plan, task, state, options, read) };
   }
   const receipt: Receipt = { format: 'heaplake-receipt', version: 1, plan: plan.id, task: task.id, index: task.index, ...outcome };

@@ -4,9 +4,10 @@
  *
  * Why: scattered into fresh buffers, every spill made B × columns new ArrayBuffers (51 × 35 at
  * 10M rows, ~37 KB each), which glibc serves from its heap and V8 frees only at its next
- * collection: the map phase of a 10M-row run held ~40 MiB more than the 1M-row run's (6
- * buckets, larger buffers). Copied into chunks that are kept from spill to spill, the memory is
- * touched once and reused.
+ * collection (at the end of a 1M-row run glibc's heap held 170 MiB resident, little of it
+ * live). Copied into chunks kept from spill to spill, the memory is touched once and reused:
+ * one process's peak 250/251 against 299/301 MiB at 1M rows, 288/293 against 333/337 at 10M
+ * (bench/results/memory-2026-12-07c.md).
  */
 
 /** Bytes per chunk (a copy larger than that gets a chunk of its own size). */
@@ -17,8 +18,6 @@ export interface SpillArena {
   copy(bytes: Uint8Array): Uint8Array<ArrayBuffer>;
   /** Every earlier copy may be overwritten from now on. */
   reset(): void;
-  /** Bytes of memory it holds. */
-  readonly size: number;
 }
 
 /** An arena that a finished map task gave back, for the process's next map task. */
@@ -62,9 +61,6 @@ export function spillArena(): SpillArena {
     reset() {
       chunk = 0;
       at = 0;
-    },
-    get size() {
-      return chunks.reduce((s, c) => s + c.byteLength, 0);
     },
   };
 }

@@ -9,7 +9,8 @@
  * so the task held a second copy of its bucket's rows, the run's largest allocation: ~93 MB
  * at 10M rows, and a full bucket of the 10M-row run held more than the 1M-row run's partly
  * filled ones. Column at a time, a task holds one column's regrouped rows and the compressed
- * output (about a fifth of the Arrow bytes for Heap-like pageviews).
+ * output (ArrayBuffers while writing, 10M rows: 82-87 against 149-152 MiB,
+ * bench/results/memory-2026-12-07b.md).
  */
 import type { Data, Schema } from 'apache-arrow';
 import { isNearlyUnique } from './dictionary-choice.js';

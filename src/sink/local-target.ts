@@ -2,7 +2,6 @@
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { createHash } from 'node:crypto';
 import { SinkError } from '../errors.js';
 import { sha256Hex } from '../bytes.js';
 import { isSafeKey } from '../source/source.js';
@@ -162,7 +161,7 @@ async function writeReplacing(full: string, bytes: Uint8Array | readonly Uint8Ar
 }
 
 function versionOf(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
+  return sha256Hex([bytes]);
 }
 
 /** Creates `path` exclusively (O_EXCL), waiting while another writer holds it; a guard older than a minute is stale. */
