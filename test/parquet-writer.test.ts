@@ -196,6 +196,8 @@ test('files written a column at a time (column-files.ts, a reduce task\'s way) a
   assert.throws(() => partial.take(0), /not complete/, 'a file is complete only with every column');
   assert.throws(() => partial.add(1, [whole.data.children[1]!.slice(0, 5)]), /column 1 given, column 0/);
   assert.throws(() => partial.add(0, [whole.data.children[0]!.slice(0, 4)]), /4 rows, the file 5/);
+  // a column whose buffers are not laid out as the file stores it (Int64 for a Bool column) is refused, not written as garbage
+  assert.throws(() => columnFiles(whole.schema, [5], settingsOf(whole.schema), SAMPLE).add(0, [whole.data.children[2]!.slice(0, 5)]), /column "b": data of type Int64 given for a column stored as another type/);
 });
 
 test('hyparquet reads the same values, and the statistics hold the true min, max and null count', async () => {

@@ -2,7 +2,7 @@
  * Parquet's metadata as heaplake writes it (parquet-format's parquet.thrift): the schema of a
  * flat lake table, page headers, and the footer's FileMetaData. Field ids are the spec's.
  */
-import { type Field as ArrowField, type Schema, Type } from 'apache-arrow';
+import { type DataType, Field as ArrowField, type Schema, Type } from 'apache-arrow';
 import { binary, bool, encodeStruct, i32, i64, list, string, struct, type Field, type Value } from './thrift.js';
 import { K_BOOL, K_F32, K_F64, K_I32, K_I64, K_VAR, type ChunkSummary } from './page-encoder.js';
 
@@ -36,6 +36,16 @@ export function columnLayouts(schema: Schema): ColumnLayout[] | undefined {
     out.push(layout);
   }
   return out;
+}
+
+/**
+ * Whether data of `type` is laid out in memory as the column is stored (the same kernel kind
+ * and physical type): the encoder reads the buffers as `layout` says, so data of another type
+ * would be written as garbage, not refused.
+ */
+export function fitsLayout(layout: ColumnLayout, type: DataType): boolean {
+  const own = layoutOf(new ArrowField(layout.name, type, true));
+  return own !== undefined && own.kind === layout.kind && own.physical === layout.physical;
 }
 
 function layoutOf(f: ArrowField): ColumnLayout | undefined {

@@ -17,7 +17,7 @@
 import { type RecordBatch, type Schema, Table, tableToIPC } from 'apache-arrow';
 import { concatBytes } from '../bytes.js';
 import { encodeChunk, type Part } from './page-encoder.js';
-import { ENCODING, fileMetadata, pageHeader, type ChunkMeta, type ColumnLayout, type RowGroupMeta } from './parquet-format.js';
+import { ENCODING, fileMetadata, fitsLayout, pageHeader, type ChunkMeta, type ColumnLayout, type RowGroupMeta } from './parquet-format.js';
 import type { PageCompressor } from './page-codecs.js';
 
 export interface NativeWriteSettings {
@@ -44,6 +44,7 @@ export interface EncodedChunk {
 
 /** Encodes and compresses one column chunk (`parts` of column `layout`, in order). */
 export function encodeColumnChunk(layout: ColumnLayout, parts: readonly Part[], wantDictionary: boolean, settings: Pick<NativeWriteSettings, 'compress' | 'codec'>): EncodedChunk {
+  for (const p of parts) if (!fitsLayout(layout, p.data.type)) throw new Error(`column "${layout.name}": data of type ${p.data.type} given for a column stored as another type`);
   const pieces: Uint8Array[] = [];
   let size = 0;
   let uncompressed = 0;
