@@ -2,7 +2,7 @@
  * Parquet's metadata as heaplake writes it (parquet-format's parquet.thrift): the schema of a
  * flat lake table, page headers, and the footer's FileMetaData. Field ids are the spec's.
  */
-import { type DataType, Field as ArrowField, type Schema, Type } from 'apache-arrow';
+import { type DataType, type Field as ArrowField, type Schema, Type } from 'apache-arrow';
 import { binary, bool, encodeStruct, i32, i64, list, string, struct, type Field, type Value } from './thrift.js';
 import { K_BOOL, K_F32, K_F64, K_I32, K_I64, K_VAR, type ChunkSummary } from './page-encoder.js';
 
@@ -44,12 +44,24 @@ export function columnLayouts(schema: Schema): ColumnLayout[] | undefined {
  * would be written as garbage, not refused.
  */
 export function fitsLayout(layout: ColumnLayout, type: DataType): boolean {
-  const own = layoutOf(new ArrowField(layout.name, type, true));
+  const own = storageOf(type);
   return own !== undefined && own.kind === layout.kind && own.physical === layout.physical;
 }
 
 function layoutOf(f: ArrowField): ColumnLayout | undefined {
-  const t = f.type as unknown as { typeId: Type; bitWidth?: number; isSigned?: boolean; precision?: number; unit?: number; timezone?: string | null };
+  const storage = storageOf(f.type);
+  if (!storage) return undefined;
+  const { kind, physical, converted, logical } = storage;
+  // the lake's stable column ids (schema/merge.ts), where Arrow keeps them for Parquet writers
+  const id = f.metadata.get('PARQUET:field_id');
+  const fieldId = id !== undefined && /^-?\d+$/.test(id) ? i32(Number(id)) : undefined;
+  const element = struct([1, i32(physical)], [3, i32(OPTIONAL)], [4, string(f.name)], [6, converted === undefined ? undefined : i32(converted)], [9, fieldId], [10, logical]);
+  return { name: f.name, kind, physical, element };
+}
+
+/** How values of an Arrow type are stored: the kernel's kind, the physical type and the annotations (undefined: not by this writer). */
+function storageOf(type: DataType): { kind: number; physical: number; converted: number | undefined; logical: Value | undefined } | undefined {
+  const t = type as unknown as { typeId: Type; bitWidth?: number; isSigned?: boolean; precision?: number; unit?: number; timezone?: string | null };
   let kind: number;
   let physical: number;
   let converted: number | undefined;
@@ -95,11 +107,7 @@ function layoutOf(f: ArrowField): ColumnLayout | undefined {
     default:
       return undefined;
   }
-  // the lake's stable column ids (schema/merge.ts), where Arrow keeps them for Parquet writers
-  const id = f.metadata.get('PARQUET:field_id');
-  const fieldId = id !== undefined && /^-?\d+$/.test(id) ? i32(Number(id)) : undefined;
-  const element = struct([1, i32(physical)], [3, i32(OPTIONAL)], [4, string(f.name)], [6, converted === undefined ? undefined : i32(converted)], [9, fieldId], [10, logical]);
-  return { name: f.name, kind, physical, element };
+  return { kind, physical, converted, logical };
 }
 
 /** A page header's bytes. */
