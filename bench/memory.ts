@@ -7,15 +7,20 @@
  *   npm run bench:memory -- --sizes 1000000,10000000 --runs 3
  *   npm run bench:memory -- --sizes 1000000 --runs 3 --dist dist,/path/to/old/dist   # A/B of two builds
  *
- * Only the process itself is measured: with `--workers` above 1 the worker processes are not
- * (the suite's `heaplake` contender measures the process tree). No timed assertion: figures.
+ * With `--workers` above 1 the process tree is sampled too (bench/proc-tree.ts): the sums of
+ * its processes' RSS and PSS, as the suite's `heaplake` contender measures it:
+ *
+ *   npm run bench:memory -- --sizes 1000000,10000000 --runs 2 --workers 2
+ *
+ * No timed assertion: figures.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchExportDir, ensureBenchExport } from '../scripts/gen-bench-export.js';
+import { sampleTree, type TreeMemory } from './proc-tree.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const { values: args } = parseArgs({
@@ -49,34 +54,46 @@ if (dists.includes(resolve(ROOT, 'dist'))) {
 }
 for (const rows of sizes) await ensureBenchExport(benchExportDir(ROOT, rows, args.codec!), rows, args.codec!, (line) => console.error(line));
 
-const results: { dist: string; rows: number; run: number; probe: Probe }[] = [];
+/** One probe in a fresh process, its tree sampled meanwhile. */
+function runProbe(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string; tree: TreeMemory }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const tree = sampleTree(child.pid!);
+    child.on('exit', (status) => resolve({ status, stdout, stderr, tree: tree.stop() }));
+  });
+}
+
+const results: { dist: string; rows: number; run: number; probe: Probe; tree: { rssMiB: number; pssMiB: number; processes: number } }[] = [];
 for (let run = 1; run <= runs; run++) {
   for (const rows of sizes) {
     for (const dist of run % 2 ? dists : [...dists].reverse()) {
       const lake = join(tmpdir(), `heaplake-memory-${process.pid}`);
-      const r = spawnSync(process.execPath, [join(import.meta.dirname, 'memory-probe.mjs'), dist, benchExportDir(ROOT, rows, args.codec!), lake, args.workers!], {
-        encoding: 'utf8',
-        maxBuffer: 1 << 26,
-      });
+      const r = await runProbe([join(import.meta.dirname, 'memory-probe.mjs'), dist, benchExportDir(ROOT, rows, args.codec!), lake, args.workers!]);
       if (r.status !== 0) throw new Error(`probe failed (${dist}, ${rows} rows): ${r.stderr}`);
       const probe = JSON.parse(r.stdout.trim().split('\n').pop()!) as Probe;
-      results.push({ dist, rows, run, probe });
-      console.error(`${rows} rows, run ${run}/${runs}, ${relative(ROOT, dist)}: ${probe.seconds.toFixed(2)} s, ${probe.maxRssMiB.toFixed(0)} MiB (peak in ${probe.peak.phase})`);
+      const tree = { rssMiB: r.tree.rss / 2 ** 20, pssMiB: r.tree.pss / 2 ** 20, processes: r.tree.processes };
+      results.push({ dist, rows, run, probe, tree });
+      console.error(`${rows} rows, run ${run}/${runs}, ${relative(ROOT, dist)}: ${probe.seconds.toFixed(2)} s, ${probe.maxRssMiB.toFixed(0)} MiB (peak in ${probe.peak.phase}); tree of ${tree.processes}: RSS ${tree.rssMiB.toFixed(0)}, PSS ${tree.pssMiB.toFixed(0)} MiB`);
     }
   }
 }
 
 const f = (n: number) => n.toFixed(0);
 const lines = [
-  `# bench:memory, ${new Date().toISOString().slice(0, 10)}: one process, ${args.workers} worker(s), ${args.codec}`,
+  `# bench:memory, ${new Date().toISOString().slice(0, 10)}: workers = ${args.workers}, ${args.codec}`,
   '',
   `Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? '?'}. Per run: wall and CPU seconds, the process's maximum RSS (getrusage), and the`,
-  'largest sampled RSS / ArrayBuffers (MiB) while input files are read (map tasks) and after (reduce tasks, writing).',
+  'largest sampled RSS / ArrayBuffers (MiB) while input files are read (map tasks) and after (reduce tasks, writing), and the',
+  "largest sums over the process tree (worker processes included) of RSS and of PSS (shared pages split among the processes).",
   '',
-  '| build | rows | run | wall s | user s | sys s | max RSS | reading RSS / AB | writing RSS / AB | peak in |',
-  '|---|---|---|---|---|---|---|---|---|---|',
-  ...results.map(({ dist, rows, run, probe: p }) =>
-    `| ${relative(ROOT, dist) || '.'} | ${rows} | ${run} | ${p.seconds.toFixed(2)} | ${p.userSeconds.toFixed(2)} | ${p.systemSeconds.toFixed(2)} | ${f(p.maxRssMiB)} | ${f(p.reading.rssMiB)} / ${f(p.reading.arrayBuffersMiB)} | ${f(p.writing.rssMiB)} / ${f(p.writing.arrayBuffersMiB)} | ${p.peak.phase} |`,
+  '| build | rows | run | wall s | user s | sys s | max RSS | reading RSS / AB | writing RSS / AB | peak in | tree RSS | tree PSS |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ...results.map(({ dist, rows, run, probe: p, tree }) =>
+    `| ${relative(ROOT, dist) || '.'} | ${rows} | ${run} | ${p.seconds.toFixed(2)} | ${p.userSeconds.toFixed(2)} | ${p.systemSeconds.toFixed(2)} | ${f(p.maxRssMiB)} | ${f(p.reading.rssMiB)} / ${f(p.reading.arrayBuffersMiB)} | ${f(p.writing.rssMiB)} / ${f(p.writing.arrayBuffersMiB)} | ${p.peak.phase} | ${f(tree.rssMiB)} | ${f(tree.pssMiB)} |`,
   ),
 ];
 console.log(lines.join('\n'));

@@ -15,7 +15,7 @@
  * Results: bench/results/suite-<date>.{json,md,svg}, with the Node version, CPUs and date.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -23,6 +23,7 @@ import { asyncBufferFromFile, parquetMetadataAsync } from 'hyparquet';
 import { CONTENDERS, type Contender } from './contenders.js';
 import { benchExportDir, ensureBenchExport, type BenchMeta } from '../scripts/gen-bench-export.js';
 import { svgChart } from './chart.js';
+import { sampleTree } from './proc-tree.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const { values: args } = parseArgs({
@@ -52,6 +53,8 @@ interface Run {
   seconds: number;
   wallSeconds: number;
   peakRssBytes: number;
+  /** The process tree's largest sampled PSS (shared pages split among the processes: bench/proc-tree.ts). */
+  peakPssBytes: number;
   outputBytes: number;
   rows: number;
   error?: string;
@@ -67,28 +70,10 @@ interface Figure {
   rowsPerSecond?: number;
   inputMBps?: number;
   peakRssMiB?: number;
+  peakPssMiB?: number;
   outputBytes?: number;
   /** rows/s over heaplake's rows/s in the same size and codec. */
   ratioToHeaplake?: number;
-}
-
-/** Sum of VmRSS over a process and its descendants (Linux /proc), in bytes. */
-function treeRss(pid: number): number {
-  let total = 0;
-  const visit = (p: number) => {
-    try {
-      const status = readFileSync(`/proc/${p}/status`, 'utf8');
-      total += Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
-      for (const task of readdirSync(`/proc/${p}/task`)) {
-        const children = readFileSync(`/proc/${p}/task/${task}/children`, 'utf8').trim();
-        if (children) for (const c of children.split(/\s+/)) visit(Number(c));
-      }
-    } catch {
-      // the process ended while we looked
-    }
-  };
-  visit(pid);
-  return total;
 }
 
 function parquetFiles(dir: string): string[] {
@@ -115,12 +100,11 @@ function runOnce(c: Contender, input: string, expected: number): Promise<Run> {
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    let sampled = 0;
-    const timer = setInterval(() => (sampled = Math.max(sampled, treeRss(child.pid!))), 50);
+    const tree = sampleTree(child.pid!);
     child.on('exit', async (code) => {
-      clearInterval(timer);
+      const { rss: sampled, pss } = tree.stop();
       const wallSeconds = (performance.now() - started) / 1000;
-      const fail = (error: string): Run => ({ seconds: NaN, wallSeconds, peakRssBytes: sampled, outputBytes: 0, rows: 0, error });
+      const fail = (error: string): Run => ({ seconds: NaN, wallSeconds, peakRssBytes: sampled, peakPssBytes: pss, outputBytes: 0, rows: 0, error });
       try {
         if (code !== 0) return resolve(fail(`exit ${code}: ${err.trim().split('\n').slice(-3).join(' / ')}`));
         const r = JSON.parse(out.trim().split('\n').pop()!) as { rows: number; rowsRead: number; seconds: number; maxRssBytes: number };
@@ -132,7 +116,7 @@ function runOnce(c: Contender, input: string, expected: number): Promise<Run> {
           outputBytes += file.byteLength;
           rows += Number((await parquetMetadataAsync(file)).num_rows);
         }
-        const run: Run = { seconds: r.seconds, wallSeconds, peakRssBytes: Math.max(sampled, r.maxRssBytes), outputBytes, rows };
+        const run: Run = { seconds: r.seconds, wallSeconds, peakRssBytes: Math.max(sampled, r.maxRssBytes), peakPssBytes: pss, outputBytes, rows };
         if (c.writes && (rows !== expected || r.rows !== expected)) return resolve({ ...run, error: `read back ${rows} rows (the contender says ${r.rows}); the export holds ${expected}: void` });
         resolve(run);
       } catch (e) {
@@ -191,6 +175,7 @@ for (const size of sizes) {
       f.rowsPerSecond = rowsIn / f.medianSeconds;
       f.inputMBps = meta.bytes / 1e6 / f.medianSeconds;
       f.peakRssMiB = Math.max(...ok.map((x) => x.peakRssBytes)) / 2 ** 20;
+      f.peakPssMiB = Math.max(...ok.map((x) => x.peakPssBytes)) / 2 ** 20;
       f.outputBytes = ok[0]!.outputBytes;
       lastRate.set(f.contender, f.rowsPerSecond);
     }
@@ -216,10 +201,10 @@ function markdown(): string {
   const lines = [
     `# heaplake benchmark suite, ${date}`,
     '',
-    `Node ${machine.node}, ${machine.cpus} CPU(s) (${machine.cpu}), ${machine.platform}. Median of ${runs} run(s) per contender, alternating; rows/s count every input row (both tables). Peak RSS includes worker processes.`,
+    `Node ${machine.node}, ${machine.cpus} CPU(s) (${machine.cpu}), ${machine.platform}. Median of ${runs} run(s) per contender, alternating; rows/s count every input row (both tables). Peak RSS includes worker processes (the sum of their RSS); PSS is the same tree's sum with shared pages split among its processes (bench/proc-tree.ts).`,
     '',
-    '| size | codec | contender | seconds | runs (s) | rows/s | input MB/s | peak RSS MiB | output MB | × heaplake |',
-    '|---:|---|---|---:|---:|---:|---:|---:|---:|---:|',
+    '| size | codec | contender | seconds | runs (s) | rows/s | input MB/s | peak RSS MiB | peak PSS MiB | output MB | × heaplake |',
+    '|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const f of figures) {
     const errors = f.runs.filter((r) => r.error).map((r) => r.error);
@@ -228,7 +213,7 @@ function markdown(): string {
     const valid = f.runs.filter((r) => !r.error).map((r) => r.seconds);
     const spread = valid.length > 1 ? `${fmt(Math.min(...valid), 2)}–${fmt(Math.max(...valid), 2)}` : '–';
     lines.push(
-      `| ${f.size.toLocaleString('en-US')} | ${f.codec} | ${f.contender} | ${fmt(f.medianSeconds, 2)} | ${spread} | ${fmt(f.rowsPerSecond)} | ${fmt(f.inputMBps, 1)} | ${fmt(f.peakRssMiB)} | ${f.outputBytes ? fmt(f.outputBytes / 1e6, 1) : '–'} | ${fmt(f.ratioToHeaplake, 2)}${note ? ` ${note}` : ''} |`,
+      `| ${f.size.toLocaleString('en-US')} | ${f.codec} | ${f.contender} | ${fmt(f.medianSeconds, 2)} | ${spread} | ${fmt(f.rowsPerSecond)} | ${fmt(f.inputMBps, 1)} | ${fmt(f.peakRssMiB)} | ${fmt(f.peakPssMiB)} | ${f.outputBytes ? fmt(f.outputBytes / 1e6, 1) : '–'} | ${fmt(f.ratioToHeaplake, 2)}${note ? ` ${note}` : ''} |`,
     );
   }
   lines.push('', '## Targets (issue 5)', '');
@@ -249,7 +234,7 @@ function markdown(): string {
         `vs avsc-parquetjs ${fmt(r(h1, pj), 1)}× in one process, ${fmt(r(h, pj), 1)}× on all cores (≥ 10)`,
         `decompress floor is ${fmt(r(fl, h1), 2)}× heaplake-1core (≤ 3)`,
         `2 cores over one process ${fmt(r(h, h1), 2)}×, over one pinned CPU ${fmt(r(h, hc), 2)}× (≥ 1.7)`,
-        `peak RSS ${fmt(h1?.peakRssMiB)} MiB in one process, ${fmt(h?.peakRssMiB)} MiB with workers (all processes; ≤ 512)`,
+        `peak RSS ${fmt(h1?.peakRssMiB)} MiB in one process, ${fmt(h?.peakRssMiB)} MiB with workers (all processes; ≤ 512; PSS ${fmt(h?.peakPssMiB)})`,
       ];
       lines.push(`- ${size.toLocaleString('en-US')} ${codec}: ${parts.join('; ')}`);
     }

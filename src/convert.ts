@@ -9,7 +9,7 @@ import { join, resolve as resolvePath } from 'node:path';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { HeaplakeError } from './errors.js';
-import { DEFAULT_MAX_TASK_BYTES, DEFAULT_PARQUET_COMPRESSION, type BatchBounds, type ParquetCompression, type ReadLimits } from './defaults.js';
+import { DEFAULT_MAX_TASK_BYTES, DEFAULT_PARQUET_COMPRESSION, SPILL_BYTES, type BatchBounds, type ParquetCompression, type ReadLimits } from './defaults.js';
 import type { Source } from './source/source.js';
 import { localSource } from './source/local-source.js';
 import type { S3SourceOptions } from './source/s3-source.js';
@@ -51,7 +51,7 @@ export interface ConvertOptions extends PlanOptions {
    * bounded whatever the table's size. Each bucket is a file of its own in every partition.
    */
   maxTaskBytes?: number;
-  /** Map tasks: decoded bytes held before they are spilled (default 64 MiB). */
+  /** Map tasks: decoded bytes held before they are spilled, per process (default 64 MiB divided among the worker processes: 32 MiB each with 2). */
   spillBytes?: number;
   /**
    * A local folder for the spills of split tables (default: the lake's own staging area for a
@@ -191,6 +191,9 @@ export async function convert(options: ConvertOptions): Promise<RunReport> {
     const sizable = tasks.filter((t) => taskWeight(plan, t) >= (options.workerMinBytes ?? 16 * 1024 * 1024)).length;
     const workers = Math.min(options.workers ?? 1, sizable);
     const forkable = typeof options.source === 'string' && typeof options.target === 'string' && !options.s3?.credentials && !options.afterTask;
+    // the machine's spill budget is shared by its processes, so two peak about as one does
+    const split = workers > 1 && forkable ? Math.floor(SPILL_BYTES / workers) : undefined;
+    const spillBytes = options.spillBytes ?? split;
     const here = (task: PlanTask) =>
       runTask(plan, task, {
         source,
@@ -199,7 +202,7 @@ export async function convert(options: ConvertOptions): Promise<RunReport> {
         ...(options.limits ? { limits: options.limits } : {}),
         ...(options.batch ? { batch: options.batch } : {}),
         ...(options.parallelDecompression === undefined ? {} : { parallelDecompression: options.parallelDecompression }),
-        ...(options.spillBytes ? { spillBytes: options.spillBytes } : {}),
+        ...(spillBytes ? { spillBytes } : {}),
         ...(spill ? { spill } : {}),
         receipts: earlier,
         onProgress,
@@ -211,7 +214,7 @@ export async function convert(options: ConvertOptions): Promise<RunReport> {
         s3,
         ...(options.limits ? { limits: options.limits } : {}),
         ...(options.batch ? { batch: options.batch } : {}),
-        ...(options.spillBytes ? { spillBytes: options.spillBytes } : {}),
+        ...(spillBytes ? { spillBytes } : {}),
         ...(spillDir ? { spillDir } : {}),
       };
       // this process takes tasks too, beside workers - 1 worker processes: it would otherwise

@@ -60,5 +60,15 @@ export const DEFAULT_ROW_GROUP_ROWS = 128 * 1024;
  */
 export const DEFAULT_MAX_TASK_BYTES = 32 * 1024 * 1024;
 
+/**
+ * Decoded bytes a map task holds before it spills them, per machine: each of `workers`
+ * processes holds this much divided by their number (a map task's peak is about twice what it
+ * holds: the held rows and the spill being written). 10M-row bench export, two processes, sum
+ * of both processes' RSS: 527-532 MiB with 32 MiB each against 574 with 64 each (scratch A/B);
+ * at 1M rows the smaller spills cost two processes ~7 % of their time (7.06 against 6.62 s,
+ * medians of 4; bench/results/memory-2026-12-08.md has the whole change of that day).
+ */
+export const SPILL_BYTES = 64 * 1024 * 1024;
+
 /** Spill files a task reads or writes at once: libuv's thread pool, where file I/O runs, has four threads. */
 export const SPILL_IO_AT_ONCE = 4;

@@ -159,8 +159,8 @@ test('--workers 2 gives the same lake as --workers 1 (and as the library in one 
   assert.equal(cli(['convert', '--source', EXPORT, '--target', tmp('w'), '--workers', '0']).status, 2);
 });
 
-test('worker processes ask glibc for huge pages unless GLIBC_TUNABLES is already set', () => {
-  assert.equal(workerEnv({ PATH: '/bin' }).GLIBC_TUNABLES, 'glibc.malloc.hugetlb=1');
+test('worker processes ask glibc for huge pages and a fixed mmap threshold unless GLIBC_TUNABLES is already set', () => {
+  assert.equal(workerEnv({ PATH: '/bin' }).GLIBC_TUNABLES, 'glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=131072');
   assert.equal(workerEnv({ PATH: '/bin' }).PATH, '/bin');
   assert.equal(workerEnv({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }).GLIBC_TUNABLES, 'glibc.malloc.arena_max=2');
 });

@@ -34,16 +34,30 @@ export type FromWorker =
 const WORKER = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url));
 
 /**
- * A worker's environment: ours, with glibc's malloc asked for transparent huge pages (unless
- * GLIBC_TUNABLES is already set). Tasks allocate hundreds of MiB of fresh memory, and on the
- * VMs measured each first touch of a 4 KiB page is a fault that two processes do not take in
- * parallel: the 1M-row benchmark with 2 workers took 19–22 s as is and 14.6–15.8 s with the
- * tunable (which cut a whole-table conversion's faults in one process from 277k to 80k).
- * Other C libraries and platforms ignore the variable. The main process is not restarted for
- * it: a library's host chooses its own environment.
+ * Node flags of a worker process: V8's young generation kept to 4 MiB a half (the default
+ * lets it grow to 16). In a reduce task at 10M rows many objects outlive a scavenge, the young
+ * generation grows to its largest and stays committed, little of it used (V8's heap 56 MiB
+ * committed, 23 used, at the peak). Two processes, 10M-row bench export, sum of their RSS:
+ * 485/485 MiB with the flag against 524/533 without (scratch A/B, two runs each; the whole
+ * change against the build before it: bench/results/memory-2026-12-08.md);
+ * one process pinned to one CPU, two runs each: 118.5/123.5 s against 118.6/117.1 s.
+ */
+export const WORKER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
+
+/**
+ * A worker's environment: ours, with glibc's malloc tuned (unless GLIBC_TUNABLES is already
+ * set; other C libraries and platforms ignore the variable). The main process is not restarted
+ * for it: a library's host chooses its own environment (README: "Memory").
+ * - `hugetlb=1`, transparent huge pages: tasks allocate hundreds of MiB of fresh memory, and on
+ *   the VMs measured each first touch of a 4 KiB page is a fault that two processes do not
+ *   take in parallel: the 1M-row benchmark with 2 workers took 19–22 s as is and 14.6–15.8 s
+ *   with it (a whole-table conversion's faults in one process: 277k against 80k).
+ * - `mmap_threshold=131072`, fixed: by default glibc raises the threshold to the size of each
+ *   mapped block freed (up to 32 MiB), after which the column buffers a task frees stay in its
+ *   heap, fragmented. 10M rows, two processes: 503/517 MiB against 533/536 (scratch A/B).
  */
 export function workerEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return { ...env, GLIBC_TUNABLES: env.GLIBC_TUNABLES ?? 'glibc.malloc.hugetlb=1' };
+  return { ...env, GLIBC_TUNABLES: env.GLIBC_TUNABLES ?? 'glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=131072' };
 }
 
 export interface RunHooks {
@@ -84,7 +98,7 @@ export function startWorkerPool(onProgress?: (p: { table: string; file: string; 
   let closed = false;
 
   const spawn = (): ChildProcess => {
-    const child = fork(WORKER, [], { execArgv: WORKER.endsWith('.ts') ? ['--import', 'tsx'] : [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: workerEnv(process.env) });
+    const child = fork(WORKER, [], { execArgv: [...WORKER_NODE_FLAGS, ...(WORKER.endsWith('.ts') ? ['--import', 'tsx'] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: workerEnv(process.env) });
     child.on('message', (m: FromWorker) => {
       if (m.type === 'progress') onProgress?.(m);
       else stage?.onMessage(child, m);
