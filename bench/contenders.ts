@@ -51,6 +51,11 @@ export interface Contender {
    * file I/O), so the `-1cpu` contenders pin everything to CPU 0 to measure one core.
    */
   readonly cpus?: string;
+  /**
+   * The work runs in a process the harness (run-contender) starts: its memory is that
+   * process's tree, without the harness itself, which only waits (~50 MiB RSS of its own).
+   */
+  readonly spawnsWork?: boolean;
   run(input: string, output: string): Promise<ContenderResult>;
 }
 
@@ -287,6 +292,7 @@ const cli: Contender = {
   name: 'heaplake-cli',
   description: 'the heaplake command line (convert, default options: workers = cores)',
   writes: true,
+  spawnsWork: true,
   dedupes: true,
   async run(input, output) {
     const r = spawnSync(process.execPath, [join(ROOT, 'dist/cli/bin.js'), 'convert', '--source', input, '--target', output, '--report', join(output, '..', `${output.split('/').pop()}.report.json`), '--quiet'], { encoding: 'utf8' });

@@ -19,18 +19,21 @@ export interface TreeMemory {
 
 const kB = (text: string, field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0) * 1024;
 
-export function treeMemory(pid: number): TreeMemory {
+/** The tree's memory; without `pid`'s own with `descendantsOnly` (a harness that only waits). */
+export function treeMemory(pid: number, descendantsOnly = false): TreeMemory {
   let rss = 0;
   let pss = 0;
   let processes = 0;
   const visit = (p: number) => {
     try {
-      rss += kB(readFileSync(`/proc/${p}/status`, 'utf8'), 'VmRSS');
-      processes++;
-      try {
-        pss += kB(readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'), 'Pss');
-      } catch {
-        // kernels before 4.14 have no smaps_rollup
+      if (!(descendantsOnly && p === pid)) {
+        rss += kB(readFileSync(`/proc/${p}/status`, 'utf8'), 'VmRSS');
+        processes++;
+        try {
+          pss += kB(readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'), 'Pss');
+        } catch {
+          // kernels before 4.14 have no smaps_rollup
+        }
       }
       for (const task of readdirSync(`/proc/${p}/task`)) {
         const children = readFileSync(`/proc/${p}/task/${task}/children`, 'utf8').trim();
@@ -45,10 +48,10 @@ export function treeMemory(pid: number): TreeMemory {
 }
 
 /** Samples a process tree every `ms` until stopped: the largest sums seen. */
-export function sampleTree(pid: number, ms = 50): { stop(): TreeMemory } {
+export function sampleTree(pid: number, descendantsOnly = false, ms = 50): { stop(): TreeMemory } {
   let peak = { rss: 0, pss: 0, processes: 0 };
   const take = () => {
-    const m = treeMemory(pid);
+    const m = treeMemory(pid, descendantsOnly);
     peak = { rss: Math.max(peak.rss, m.rss), pss: Math.max(peak.pss, m.pss), processes: Math.max(peak.processes, m.processes) };
   };
   const timer = setInterval(take, ms);

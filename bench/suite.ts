@@ -8,7 +8,9 @@
  *                     --contenders heaplake,polars --budget 900]
  *
  * Each contender runs in a fresh process; its peak memory is the larger of the process's own
- * peak RSS and the sampled RSS of its whole process tree (worker processes included). Every
+ * peak RSS and the sampled RSS of its whole process tree (worker processes included; for a
+ * contender that starts its work in a process of its own, the CLI, that process's tree without
+ * the harness waiting for it), with the tree's PSS beside it (bench/proc-tree.ts). Every
  * Parquet file a contender writes is read back (hyparquet's footer reader) and its rows counted;
  * a run whose rows differ from what the export holds is void. A contender whose previous size
  * predicts more than --budget seconds per run is skipped at the next size, and says so.
@@ -100,7 +102,7 @@ function runOnce(c: Contender, input: string, expected: number): Promise<Run> {
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const tree = sampleTree(child.pid!);
+    const tree = sampleTree(child.pid!, c.spawnsWork);
     child.on('exit', async (code) => {
       const { rss: sampled, pss } = tree.stop();
       const wallSeconds = (performance.now() - started) / 1000;
@@ -116,7 +118,7 @@ function runOnce(c: Contender, input: string, expected: number): Promise<Run> {
           outputBytes += file.byteLength;
           rows += Number((await parquetMetadataAsync(file)).num_rows);
         }
-        const run: Run = { seconds: r.seconds, wallSeconds, peakRssBytes: Math.max(sampled, r.maxRssBytes), peakPssBytes: pss, outputBytes, rows };
+        const run: Run = { seconds: r.seconds, wallSeconds, peakRssBytes: c.spawnsWork ? sampled : Math.max(sampled, r.maxRssBytes), peakPssBytes: pss, outputBytes, rows };
         if (c.writes && (rows !== expected || r.rows !== expected)) return resolve({ ...run, error: `read back ${rows} rows (the contender says ${r.rows}); the export holds ${expected}: void` });
         resolve(run);
       } catch (e) {
