@@ -47,7 +47,7 @@ export const WORKER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
 /**
  * A worker's environment: ours, with glibc's malloc tuned (unless GLIBC_TUNABLES is already
  * set; other C libraries and platforms ignore the variable). The main process is not restarted
- * for it: a library's host chooses its own environment (README: "Memory").
+ * for it: a library's host chooses its own environment (README, "Library" → "Memory").
  * - `hugetlb=1`, transparent huge pages: tasks allocate hundreds of MiB of fresh memory, and on
  *   the VMs measured each first touch of a 4 KiB page is a fault that two processes do not
  *   take in parallel: the 1M-row benchmark with 2 workers took 19–22 s as is and 14.6–15.8 s
