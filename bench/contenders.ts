@@ -53,7 +53,7 @@ export interface Contender {
   readonly cpus?: string;
   /**
    * The work runs in a process the harness (run-contender) starts: its memory is that
-   * process's tree, without the harness itself, which only waits (~50 MiB RSS of its own).
+   * process's tree, without the harness itself, which only waits (69 MiB of RSS at 1M rows).
    */
   readonly spawnsWork?: boolean;
   run(input: string, output: string): Promise<ContenderResult>;

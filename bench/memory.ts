@@ -14,13 +14,13 @@
  *
  * No timed assertion: figures.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchExportDir, ensureBenchExport } from '../scripts/gen-bench-export.js';
-import { sampleTree, type TreeMemory } from './proc-tree.js';
+import { runSampled } from './proc-tree.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const { values: args } = parseArgs({
@@ -54,26 +54,13 @@ if (dists.includes(resolve(ROOT, 'dist'))) {
 }
 for (const rows of sizes) await ensureBenchExport(benchExportDir(ROOT, rows, args.codec!), rows, args.codec!, (line) => console.error(line));
 
-/** One probe in a fresh process, its tree sampled meanwhile. */
-function runProbe(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string; tree: TreeMemory }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const tree = sampleTree(child.pid!);
-    child.on('exit', (status) => resolve({ status, stdout, stderr, tree: tree.stop() }));
-  });
-}
-
 const results: { dist: string; rows: number; run: number; probe: Probe; tree: { rssMiB: number; pssMiB: number; processes: number } }[] = [];
 for (let run = 1; run <= runs; run++) {
   for (const rows of sizes) {
     for (const dist of run % 2 ? dists : [...dists].reverse()) {
       const lake = join(tmpdir(), `heaplake-memory-${process.pid}`);
-      const r = await runProbe([join(import.meta.dirname, 'memory-probe.mjs'), dist, benchExportDir(ROOT, rows, args.codec!), lake, args.workers!]);
-      if (r.status !== 0) throw new Error(`probe failed (${dist}, ${rows} rows): ${r.stderr}`);
+      const r = await runSampled([process.execPath, join(import.meta.dirname, 'memory-probe.mjs'), dist, benchExportDir(ROOT, rows, args.codec!), lake, args.workers!]);
+      if (r.code !== 0) throw new Error(`probe failed (${dist}, ${rows} rows): ${r.stderr}`);
       const probe = JSON.parse(r.stdout.trim().split('\n').pop()!) as Probe;
       const tree = { rssMiB: r.tree.rss / 2 ** 20, pssMiB: r.tree.pss / 2 ** 20, processes: r.tree.processes };
       results.push({ dist, rows, run, probe, tree });

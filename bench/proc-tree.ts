@@ -7,6 +7,7 @@
  * is what the tree takes from the machine. The suite's targets use RSS, the stricter figure;
  * PSS is reported beside it.
  */
+import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 
 export interface TreeMemory {
@@ -61,4 +62,28 @@ export function sampleTree(pid: number, descendantsOnly = false, ms = 50): { sto
       return peak;
     },
   };
+}
+
+export interface SampledRun {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** The largest sums the tree reached while the command ran. */
+  readonly tree: TreeMemory;
+}
+
+/**
+ * Runs `command` to its end with its output collected and its process tree sampled meanwhile
+ * (without the command's own process when `descendantsOnly`: a harness that only waits).
+ */
+export function runSampled(command: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; descendantsOnly?: boolean } = {}): Promise<SampledRun> {
+  return new Promise((resolve) => {
+    const child = spawn(command[0]!, command.slice(1), { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const tree = sampleTree(child.pid!, options.descendantsOnly);
+    child.on('exit', (code) => resolve({ code, stdout, stderr, tree: tree.stop() }));
+  });
 }

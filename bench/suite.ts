@@ -16,7 +16,7 @@
  * predicts more than --budget seconds per run is skipped at the next size, and says so.
  * Results: bench/results/suite-<date>.{json,md,svg}, with the Node version, CPUs and date.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,7 +25,7 @@ import { asyncBufferFromFile, parquetMetadataAsync } from 'hyparquet';
 import { CONTENDERS, type Contender } from './contenders.js';
 import { benchExportDir, ensureBenchExport, type BenchMeta } from '../scripts/gen-bench-export.js';
 import { svgChart } from './chart.js';
-import { sampleTree } from './proc-tree.js';
+import { runSampled } from './proc-tree.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const { values: args } = parseArgs({
@@ -85,49 +85,35 @@ function parquetFiles(dir: string): string[] {
     .map((p) => join(dir, p));
 }
 
-function runOnce(c: Contender, input: string, expected: number): Promise<Run> {
+async function runOnce(c: Contender, input: string, expected: number): Promise<Run> {
   const scratch = mkdtempSync(join(tmpdir(), 'heaplake-bench-'));
   const output = join(scratch, 'out');
   const started = performance.now();
-  return new Promise<Run>((resolve) => {
-    const command = [process.execPath, join(ROOT, 'bench/.build/bench/run-contender.js'), c.name, input, output];
-    // taskset execs the command in its own process: the pid, and so the sampled tree, is the same
-    const pinned = c.cpus ? ['taskset', '-c', c.cpus, ...command] : command;
-    const child = spawn(pinned[0]!, pinned.slice(1), {
-      cwd: ROOT,
-      env: { ...process.env, ...c.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const tree = sampleTree(child.pid!, c.spawnsWork);
-    child.on('exit', async (code) => {
-      const { rss: sampled, pss } = tree.stop();
-      const wallSeconds = (performance.now() - started) / 1000;
-      const fail = (error: string): Run => ({ seconds: NaN, wallSeconds, peakRssBytes: sampled, peakPssBytes: pss, outputBytes: 0, rows: 0, error });
-      try {
-        if (code !== 0) return resolve(fail(`exit ${code}: ${err.trim().split('\n').slice(-3).join(' / ')}`));
-        const r = JSON.parse(out.trim().split('\n').pop()!) as { rows: number; rowsRead: number; seconds: number; maxRssBytes: number };
-        let rows = 0;
-        let outputBytes = 0;
-        // only each file's footer is read back: the row count, not 900 MB of data at 10M rows
-        for (const f of parquetFiles(output)) {
-          const file = await asyncBufferFromFile(f);
-          outputBytes += file.byteLength;
-          rows += Number((await parquetMetadataAsync(file)).num_rows);
-        }
-        const run: Run = { seconds: r.seconds, wallSeconds, peakRssBytes: c.spawnsWork ? sampled : Math.max(sampled, r.maxRssBytes), peakPssBytes: pss, outputBytes, rows };
-        if (c.writes && (rows !== expected || r.rows !== expected)) return resolve({ ...run, error: `read back ${rows} rows (the contender says ${r.rows}); the export holds ${expected}: void` });
-        resolve(run);
-      } catch (e) {
-        resolve(fail(`reading the output back failed: ${(e as Error).message}`));
-      } finally {
-        rmSync(scratch, { recursive: true, force: true });
-      }
-    });
-  });
+  const command = [process.execPath, join(ROOT, 'bench/.build/bench/run-contender.js'), c.name, input, output];
+  // taskset execs the command in its own process: the pid, and so the sampled tree, is the same
+  const pinned = c.cpus ? ['taskset', '-c', c.cpus, ...command] : command;
+  const { code, stdout, stderr, tree } = await runSampled(pinned, { cwd: ROOT, env: { ...process.env, ...c.env }, descendantsOnly: c.spawnsWork });
+  const wallSeconds = (performance.now() - started) / 1000;
+  const fail = (error: string): Run => ({ seconds: NaN, wallSeconds, peakRssBytes: tree.rss, peakPssBytes: tree.pss, outputBytes: 0, rows: 0, error });
+  try {
+    if (code !== 0) return fail(`exit ${code}: ${stderr.trim().split('\n').slice(-3).join(' / ')}`);
+    const r = JSON.parse(stdout.trim().split('\n').pop()!) as { rows: number; rowsRead: number; seconds: number; maxRssBytes: number };
+    let rows = 0;
+    let outputBytes = 0;
+    // only each file's footer is read back: the row count, not 900 MB of data at 10M rows
+    for (const f of parquetFiles(output)) {
+      const file = await asyncBufferFromFile(f);
+      outputBytes += file.byteLength;
+      rows += Number((await parquetMetadataAsync(file)).num_rows);
+    }
+    const run: Run = { seconds: r.seconds, wallSeconds, peakRssBytes: c.spawnsWork ? tree.rss : Math.max(tree.rss, r.maxRssBytes), peakPssBytes: tree.pss, outputBytes, rows };
+    if (c.writes && (rows !== expected || r.rows !== expected)) return { ...run, error: `read back ${rows} rows (the contender says ${r.rows}); the export holds ${expected}: void` };
+    return run;
+  } catch (e) {
+    return fail(`reading the output back failed: ${(e as Error).message}`);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
 }
 
 const median = (xs: number[]) => {

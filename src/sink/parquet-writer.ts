@@ -14,7 +14,7 @@
  * Files carry the Arrow schema (key ARROW:schema, as parquet-rs writes it), so Arrow readers
  * get back the types that were written (timestamp time zones among them).
  */
-import { type RecordBatch, type Schema, Table, tableToIPC } from 'apache-arrow';
+import { type DataType, type RecordBatch, type Schema, Table, tableToIPC } from 'apache-arrow';
 import { concatBytes } from '../bytes.js';
 import { encodeChunk, type Part } from './page-encoder.js';
 import { ENCODING, fileMetadata, fitsLayout, pageHeader, type ChunkMeta, type ColumnLayout, type RowGroupMeta } from './parquet-format.js';
@@ -44,7 +44,13 @@ export interface EncodedChunk {
 
 /** Encodes and compresses one column chunk (`parts` of column `layout`, in order). */
 export function encodeColumnChunk(layout: ColumnLayout, parts: readonly Part[], wantDictionary: boolean, settings: Pick<NativeWriteSettings, 'compress' | 'codec'>): EncodedChunk {
-  for (const p of parts) if (!fitsLayout(layout, p.data.type)) throw new Error(`column "${layout.name}": data of type ${p.data.type} given for a column stored as another type`);
+  // a chunk's parts nearly always share one type object: each distinct one is checked once
+  let checked: DataType | undefined;
+  for (const p of parts) {
+    if (p.data.type === checked) continue;
+    if (!fitsLayout(layout, p.data.type)) throw new Error(`column "${layout.name}": data of type ${p.data.type} given for a column stored as another type`);
+    checked = p.data.type;
+  }
   const pieces: Uint8Array[] = [];
   let size = 0;
   let uncompressed = 0;
