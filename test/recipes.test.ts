@@ -122,14 +122,17 @@ test('the IAM policy in deploy/aws allows every S3 call heaplake makes, on the r
   }
 });
 
-test('deploy/Dockerfile: Node 20 slim, copies what exists, heaplake as the entrypoint', () => {
+test('deploy/Dockerfile: Node 20 slim, copies what exists, heaplake as the entrypoint with the worker processes\' settings', async () => {
+  const { WORKER_NODE_FLAGS, workerEnv } = await import('../src/protocol/worker-pool.js');
   const dockerfile = readFileSync(join(ROOT, 'deploy/Dockerfile'), 'utf8');
   assert.match(dockerfile, /^FROM node:20-slim/m);
   for (const m of dockerfile.matchAll(/^COPY (?!--from)(.+) \.\/?\S*$/gm)) {
     for (const path of m[1]!.split(/\s+/)) assert.ok(statSync(join(ROOT, path), { throwIfNoEntry: false }), `COPY ${path}: exists`);
   }
   const bin = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).bin.heaplake as string;
-  assert.ok(dockerfile.includes(`ENTRYPOINT ["node", "/app/${bin}"]`), `the entrypoint runs ${bin}`);
+  const flags = WORKER_NODE_FLAGS.map((f) => `"${f}", `).join('');
+  assert.ok(dockerfile.includes(`ENTRYPOINT ["node", ${flags}"/app/${bin}"]`), `the entrypoint runs ${bin} with ${WORKER_NODE_FLAGS.join(' ')}`);
+  assert.match(dockerfile, new RegExp(`^\\s*GLIBC_TUNABLES=${workerEnv({}).GLIBC_TUNABLES!.replace(/\./g, '\\.')}$`, 'm'));
 });
 
 test('a stage bigger than the scheduler allows (AWS Batch: 10,000 children) is refused with what to change', async () => {
