@@ -20,8 +20,13 @@ export interface TreeMemory {
 
 const kB = (text: string, field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0) * 1024;
 
-/** The tree's memory; without `pid`'s own with `descendantsOnly` (a harness that only waits). */
-export function treeMemory(pid: number, descendantsOnly = false): TreeMemory {
+export interface TreeOptions {
+  /** Leave `pid`'s own process out (a harness that only waits for its children). */
+  readonly descendantsOnly?: boolean;
+}
+
+/** The tree's memory, `pid`'s process and its descendants. */
+export function treeMemory(pid: number, { descendantsOnly = false }: TreeOptions = {}): TreeMemory {
   let rss = 0;
   let pss = 0;
   let processes = 0;
@@ -49,13 +54,13 @@ export function treeMemory(pid: number, descendantsOnly = false): TreeMemory {
 }
 
 /** Samples a process tree every `ms` until stopped: the largest sums seen. */
-export function sampleTree(pid: number, descendantsOnly = false, ms = 50): { stop(): TreeMemory } {
+export function sampleTree(pid: number, options: TreeOptions & { ms?: number } = {}): { stop(): TreeMemory } {
   let peak = { rss: 0, pss: 0, processes: 0 };
   const take = () => {
-    const m = treeMemory(pid, descendantsOnly);
+    const m = treeMemory(pid, options);
     peak = { rss: Math.max(peak.rss, m.rss), pss: Math.max(peak.pss, m.pss), processes: Math.max(peak.processes, m.processes) };
   };
-  const timer = setInterval(take, ms);
+  const timer = setInterval(take, options.ms ?? 50);
   return {
     stop() {
       clearInterval(timer);
@@ -76,14 +81,14 @@ export interface SampledRun {
  * Runs `command` to its end with its output collected and its process tree sampled meanwhile
  * (without the command's own process when `descendantsOnly`: a harness that only waits).
  */
-export function runSampled(command: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; descendantsOnly?: boolean } = {}): Promise<SampledRun> {
+export function runSampled(command: readonly string[], options: TreeOptions & { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<SampledRun> {
   return new Promise((resolve) => {
     const child = spawn(command[0]!, command.slice(1), { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const tree = sampleTree(child.pid!, options.descendantsOnly);
+    const tree = sampleTree(child.pid!, { descendantsOnly: options.descendantsOnly ?? false });
     child.on('exit', (code) => resolve({ code, stdout, stderr, tree: tree.stop() }));
   });
 }
